@@ -1,0 +1,120 @@
+# axon - one Makefile. nn/, io/, comm/ build as static libraries that both
+# the trainer (bin/axon) and the tests link. nn/ needs no MPI.
+#
+#   make            build bin/axon and the tests
+#   make run        install deps if missing, build, short training on 2 ranks
+#   make test       install deps if missing, build, run every test
+#   make SANITIZE=address,undefined test   the same under ASan + UBSan
+#   make bench      benchmarks (scripts/bench)
+
+CC      ?= cc
+OPT     ?= -O2
+SANITIZE ?=
+
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+MPI_CFLAGS  := $(shell mpicc -showme:compile 2>/dev/null)
+MPI_LIBS    := $(shell mpicc -showme:link 2>/dev/null)
+
+CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Werror -MMD -MP -I. \
+           -D_POSIX_C_SOURCE=200809L $(BLAS_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(EXTRA_LDFLAGS)
+
+ifneq ($(SANITIZE),)
+BUILD   := build/san
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+else
+BUILD   := build/rel
+endif
+
+BIN     := $(BUILD)/bin
+AXON    := $(BIN)/axon
+
+NN_SRC   := $(wildcard nn/*.c)
+IO_SRC   := $(wildcard io/*.c)
+COMM_SRC := $(wildcard comm/*.c)
+TR_SRC   := $(wildcard trainer/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_NN   := $(BUILD)/lib/libaxon_nn.a
+LIB_IO   := $(BUILD)/lib/libaxon_io.a
+LIB_COMM := $(BUILD)/lib/libaxon_comm.a
+
+# Unit tests: one CUnit program per file. tests/nn: no MPI; tests/io: io+nn;
+# tests/comm: run under mpirun by scripts/run-tests.
+T_NN   := $(patsubst tests/nn/%.c,$(BIN)/tests/nn_%,$(wildcard tests/nn/test_*.c))
+T_IO   := $(patsubst tests/io/%.c,$(BIN)/tests/io_%,$(wildcard tests/io/test_*.c))
+T_COMM := $(patsubst tests/comm/%.c,$(BIN)/tests/comm_%,$(wildcard tests/comm/test_*.c))
+T_TOOL := $(patsubst tests/tools/%.c,$(BIN)/tests/%,$(wildcard tests/tools/*.c))
+TESTS  := $(T_NN) $(T_IO) $(T_COMM) $(T_TOOL)
+
+SYS_LIBS := $(BLAS_LIBS) -lyaml -lz -lm -lpthread
+
+.PHONY: all build tests run test test-unit deps clean bench
+all: build
+build: $(AXON) $(TESTS)
+ifeq ($(SANITIZE),)
+	@mkdir -p bin && ln -sfn ../$(BIN)/axon bin/axon
+endif
+
+$(BUILD)/obj/comm/%.o: comm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB_NN): $(call obj,$(NN_SRC))
+$(LIB_IO): $(call obj,$(IO_SRC))
+$(LIB_COMM): $(call obj,$(COMM_SRC))
+$(LIB_NN) $(LIB_IO) $(LIB_COMM):
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(AXON): $(call obj,$(TR_SRC)) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(SYS_LIBS)
+
+$(BIN)/tests/nn_%: $(BUILD)/obj/tests/nn/%.o $(BUILD)/obj/tests/cu.o $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lm
+$(BIN)/tests/io_%: $(BUILD)/obj/tests/io/%.o $(BUILD)/obj/tests/cu.o $(LIB_IO) $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)
+$(BUILD)/obj/tests/comm/%.o: tests/comm/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+$(BIN)/tests/comm_%: $(BUILD)/obj/tests/comm/%.o $(BUILD)/obj/tests/cu.o $(LIB_COMM) $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(MPI_LIBS) $(SYS_LIBS)
+$(BIN)/tests/%: $(BUILD)/obj/tests/tools/%.o $(LIB_IO) $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SYS_LIBS)
+
+deps:
+	@bash scripts/install-deps.sh
+
+# The two commands of the README.
+run: deps
+	@$(MAKE) --no-print-directory build
+	bash scripts/run-default.sh
+
+test: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bash scripts/run-tests.sh
+
+# Unit tests only (no integration scripts), e.g. for the sanitizer build.
+test-unit: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) UNIT_ONLY=1 bash scripts/run-tests.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bash scripts/bench
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+/* comm/comm.h - everything MPI, behind plain C types.
+ *
+ * No other module includes mpi.h. The context is opaque; counts are
+ * element counts (floats/doubles), never bytes unless the name says bytes.
+ * MPI errors are made returnable (MPI_ERRORS_RETURN): every call returns 0
+ * or a non-zero status.
+ */
+#ifndef COMM_COMM_H
+#define COMM_COMM_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
+typedef struct comm_ctx comm_ctx;
+
+/* MPI_Init; rank/size/node layout. Returns NULL on failure. */
+comm_ctx *comm_init(int *argc, char ***argv);
+/* MPI_Finalize and free. */
+void comm_finalize(comm_ctx *c);
+
+int comm_rank(const comm_ctx *c);
+int comm_size(const comm_ctx *c);
+int comm_local_rank(const comm_ctx *c);  /* rank among ranks on this node */
+int comm_local_size(const comm_ctx *c);  /* ranks on this node */
+int comm_nodes(const comm_ctx *c);       /* distinct nodes in the job */
+const char *comm_host(const comm_ctx *c);
+
+/* In-place sum across ranks (any count; split into INT_MAX chunks). */
+int comm_allreduce_sum(comm_ctx *c, float *buf, size_t count);
+int comm_allreduce_sum_d(comm_ctx *c, double *buf, size_t count);
+/* In-place max of int64 values across ranks. */
+int comm_allreduce_max_i64(comm_ctx *c, int64_t *buf, size_t count);
+/* Broadcast `bytes` bytes from root. */
+int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root);
+int comm_barrier(comm_ctx *c);
+
+/* Collective: did every rank succeed? Each rank passes its own status
+ * (0 = ok, else an exit code). Returns the largest status of any rank and
+ * stores in *first_bad the lowest rank that failed (or -1). */
+int comm_agree(comm_ctx *c, int status, int *first_bad);
+
+/* End the whole job now: print "[rank r] msg" to stderr, MPI_Abort(code). */
+void comm_abort(comm_ctx *c, int code, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 3, 4)));
+
+/* Seconds from a monotonic clock. */
+double comm_wtime(void);
+
+#endif

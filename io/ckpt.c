@@ -1,0 +1,718 @@
+/* io/ckpt.c - checkpoint writer and validating reader (see io/ckpt.h; the
+ * byte layout is specified in docs/CHECKPOINT.md).
+ *
+ * File = prefix (magic, version, header length) + fixed-width header fields
+ * + rng states + config text + extra bytes + CRC32 of all of that, then the
+ * payload: u64 compressed length, u64 raw length, a zlib stream of the
+ * params arena followed by the optimizer state as little-endian IEEE-754
+ * float32, and the CRC32 of those raw bytes. Every integer is little-endian.
+ */
+#include "io/ckpt.h"
+
+#include <errno.h>     /* errno, EINTR, EINVAL */
+#include <fcntl.h>     /* open, O_* */
+#include <stdint.h>    /* uint8_t, SIZE_MAX */
+#include <stdio.h>     /* snprintf, rename */
+#include <stdlib.h>    /* free */
+#include <string.h>    /* memcpy, memset, strerror, strrchr */
+#include <sys/stat.h>  /* fstat, S_ISREG */
+#include <sys/types.h> /* ssize_t, off_t */
+#include <unistd.h>    /* read, write, pwrite, fsync, close, unlink, getpid */
+#include <zlib.h>      /* deflate, inflate, crc32 */
+
+#include "nn/check.h"
+
+/* ---- layout (docs/CHECKPOINT.md) ---------------------------------------- */
+
+#define PREFIX_BYTES 16u /* magic[8], u32 version, u32 header length */
+#define FIXED_BYTES 112u /* header fields before the rng states */
+#define RNG_BYTES 32u    /* one generator: four u64 words */
+#define MAX_FIELDS (FIXED_BYTES + IO_CKPT_MAX_RNG * RNG_BYTES)
+#define CRC_BYTES 4u
+#define LENS_BYTES 16u   /* u64 compressed length, u64 raw length */
+
+/* Offsets of the header fields, relative to the end of the prefix. */
+enum {
+    H_MODEL_HASH = 0, H_WORLD_SIZE = 8, H_OPTIM_KIND = 12, H_EPOCH = 16,
+    H_STEP_IN_EPOCH = 24, H_GLOBAL_STEP = 32, H_OPTIM_T = 40,
+    H_BEST_METRIC = 48, H_BEST_EPOCH = 56, H_BAD_EPOCHS = 64,
+    H_N_PARAMS = 72, H_N_STATE = 80, H_CONFIG_LEN = 88, H_EXTRA_LEN = 96,
+    H_N_RNG = 104, H_RESERVED = 108, H_RNG = 112
+};
+
+/* Raw payload bytes handed to deflate / taken from inflate per call. A
+ * multiple of 4 so a buffer always holds whole floats. */
+#define CHUNK_BYTES (64u * 1024u)
+/* Compressed bytes written / read per system call. */
+#define ZBUF_BYTES (256u * 1024u)
+/* No deflate stream expands by more than 1032:1 (a 258-byte match coded in
+ * 2 bits), so a raw length above comp_len * 1032 is a lie we reject before
+ * allocating. */
+#define MAX_DEFLATE_RATIO 1032u
+
+/* File size of the last successful write (io_ckpt_last_bytes). Reporting
+ * only; written by the one thread that checkpoints. */
+static size_t last_write_bytes;
+
+/* ---- little-endian encoding --------------------------------------------- */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* Doubles and floats travel as their IEEE-754 bit patterns (NaN payloads
+ * and -0 included). */
+static void put_f64(uint8_t *p, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, sizeof bits);
+    put_u64(p, bits);
+}
+
+static double get_f64(const uint8_t *p)
+{
+    uint64_t bits = get_u64(p);
+    double d;
+    memcpy(&d, &bits, sizeof d);
+    return d;
+}
+
+/* zlib's crc32 takes a uInt length; feed large buffers in pieces. */
+static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
+{
+    const Bytef *p = data;
+    while (n > 0) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, k);
+        p += k;
+        n -= k;
+    }
+    return crc;
+}
+
+/* The arenas are one logical float array: params[0..n_params) then
+ * state[0..n_state). Returns the address of element i and, in *run, how
+ * many elements follow contiguously from there. */
+static float *arena_at(const io_ckpt *c, size_t i, size_t *run)
+{
+    if (i < c->n_params) {
+        *run = c->n_params - i;
+        return c->params + i;
+    }
+    *run = c->n_state - (i - c->n_params);
+    return c->state + (i - c->n_params);
+}
+
+/* Encode n floats starting at arena element i into out (4n bytes). */
+static void encode_floats(const io_ckpt *c, size_t i, size_t n, uint8_t *out)
+{
+    while (n > 0) {
+        size_t run;
+        const float *f = arena_at(c, i, &run);
+        if (run > n) run = n;
+        for (size_t j = 0; j < run; j++) {
+            uint32_t bits;
+            memcpy(&bits, &f[j], sizeof bits);
+            put_u32(out + 4 * j, bits);
+        }
+        out += 4 * run;
+        i += run;
+        n -= run;
+    }
+}
+
+/* Decode n floats from in into the arenas starting at element i. */
+static void decode_floats(io_ckpt *c, size_t i, size_t n, const uint8_t *in)
+{
+    while (n > 0) {
+        size_t run;
+        float *f = arena_at(c, i, &run);
+        if (run > n) run = n;
+        for (size_t j = 0; j < run; j++) {
+            uint32_t bits = get_u32(in + 4 * j);
+            memcpy(&f[j], &bits, sizeof bits);
+        }
+        in += 4 * run;
+        i += run;
+        n -= run;
+    }
+}
+
+/* ---- system calls that retry on EINTR ----------------------------------- */
+
+/* Write all n bytes (short writes continue). 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t w = pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (w == 0) {
+            errno = EIO;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (off_t)w;
+    }
+    return 0;
+}
+
+static int open_retry(const char *path, int flags, mode_t mode)
+{
+    int fd;
+    do fd = open(path, flags, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+static int fsync_retry(int fd)
+{
+    int rc;
+    do rc = fsync(fd);
+    while (rc != 0 && errno == EINTR);
+    return rc;
+}
+
+/* close() is not retried: on Linux the descriptor is released even when
+ * close reports EINTR, and a retry could close someone else's descriptor.
+ * We only call it after a successful fsync, so EINTR loses no data. */
+static int close_checked(int fd)
+{
+    if (close(fd) != 0 && errno != EINTR) return -1;
+    return 0;
+}
+
+/* fsync the directory holding path, so that the rename itself is durable.
+ * Filesystems that cannot sync a directory (EINVAL) are accepted. */
+static int sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (!slash) {
+        dir = nn_xstrdup(".");
+    } else {
+        size_t n = slash == path ? 1 : (size_t)(slash - path);
+        dir = nn_xmalloc(n + 1);
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    int fd = open_retry(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    free(dir);
+    if (fd < 0) return -1;
+    int rc = fsync_retry(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0 && e == EINVAL) rc = 0;
+    errno = e;
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+/* Serialise prefix + header fields into buf; returns the bytes used. */
+static size_t encode_header(const io_ckpt *c, uint8_t *buf)
+{
+    uint32_t fields = FIXED_BYTES + c->n_rng * RNG_BYTES;
+    memset(buf, 0, PREFIX_BYTES + MAX_FIELDS);
+    memcpy(buf, IO_CKPT_MAGIC, 8);
+    put_u32(buf + 8, IO_CKPT_VERSION);
+    put_u32(buf + 12, fields);
+    uint8_t *h = buf + PREFIX_BYTES;
+    put_u64(h + H_MODEL_HASH, c->model_hash);
+    put_u32(h + H_WORLD_SIZE, c->world_size);
+    put_u32(h + H_OPTIM_KIND, c->optim_kind);
+    put_u64(h + H_EPOCH, c->epoch);
+    put_u64(h + H_STEP_IN_EPOCH, c->step_in_epoch);
+    put_u64(h + H_GLOBAL_STEP, c->global_step);
+    put_u64(h + H_OPTIM_T, c->optim_t);
+    put_f64(h + H_BEST_METRIC, c->best_metric);
+    put_u64(h + H_BEST_EPOCH, c->best_epoch);
+    put_u64(h + H_BAD_EPOCHS, c->bad_epochs);
+    put_u64(h + H_N_PARAMS, c->n_params);
+    put_u64(h + H_N_STATE, c->n_state);
+    put_u64(h + H_CONFIG_LEN, c->config_len);
+    put_u64(h + H_EXTRA_LEN, c->extra_len);
+    put_u32(h + H_N_RNG, c->n_rng);
+    put_u32(h + H_RESERVED, 0);
+    for (uint32_t r = 0; r < c->n_rng; r++)
+        for (int w = 0; w < 4; w++)
+            put_u64(h + H_RNG + r * RNG_BYTES + 8 * (size_t)w, c->rng[r][w]);
+    return PREFIX_BYTES + fields;
+}
+
+/* Header, config, extra and their CRC32. *off receives the bytes written. */
+static int write_header(int fd, const io_ckpt *c, uint64_t *off)
+{
+    uint8_t buf[PREFIX_BYTES + MAX_FIELDS], crcb[CRC_BYTES];
+    size_t n = encode_header(c, buf);
+    uint32_t crc = crc_update(0, buf, n);
+    crc = crc_update(crc, c->config, c->config_len);
+    crc = crc_update(crc, c->extra, c->extra_len);
+    put_u32(crcb, crc);
+    if (write_all(fd, buf, n) || write_all(fd, c->config, c->config_len) ||
+        write_all(fd, c->extra, c->extra_len) ||
+        write_all(fd, crcb, CRC_BYTES))
+        return -1;
+    *off = n + c->config_len + c->extra_len + CRC_BYTES;
+    return 0;
+}
+
+/* Run deflate over z's pending input with `flush`, writing every full or
+ * final output buffer to fd. Adds the compressed bytes to *total. */
+static int deflate_to_fd(z_stream *z, int flush, int fd, uint8_t *zbuf,
+                         uint64_t *total)
+{
+    do {
+        z->next_out = zbuf;
+        z->avail_out = ZBUF_BYTES;
+        int rc = deflate(z, flush);
+        NN_CHECK(rc != Z_STREAM_ERROR, "deflate: inconsistent stream state");
+        size_t have = ZBUF_BYTES - z->avail_out;
+        if (write_all(fd, zbuf, have)) return -1;
+        *total += have;
+    } while (z->avail_out == 0);
+    return 0;
+}
+
+/* Payload at file offset `off`: lengths, zlib stream of the encoded arenas
+ * (CHUNK_BYTES at a time), CRC32 of the raw bytes. The compressed length is
+ * known only at the end and is patched in with pwrite. *end receives the
+ * file size. */
+static int write_payload(int fd, const io_ckpt *c, uint64_t off, uint64_t *end)
+{
+    size_t count = c->n_params + c->n_state;
+    uint8_t lens[LENS_BYTES], crcb[CRC_BYTES];
+    put_u64(lens, 0);
+    put_u64(lens + 8, (uint64_t)count * 4u);
+    if (write_all(fd, lens, LENS_BYTES)) return -1;
+
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    /* Level 1 with the run-length strategy: LZ matches on float noise are
+     * rare, so the hash search of the default strategy costs ~3.5x the time
+     * for a slightly worse ratio; runs of zeros (fresh optimizer state) are
+     * still matched. The output is an ordinary zlib stream. */
+    if (deflateInit2(&z, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK) {
+        errno = ENOMEM;
+        return -1;
+    }
+    uint8_t *raw = nn_xmalloc(CHUNK_BYTES), *zbuf = nn_xmalloc(ZBUF_BYTES);
+    uint64_t comp = 0;
+    uint32_t crc = 0;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0;) {
+        size_t n = count - i < CHUNK_BYTES / 4 ? count - i : CHUNK_BYTES / 4;
+        encode_floats(c, i, n, raw);
+        crc = crc_update(crc, raw, 4 * n);
+        z.next_in = raw;
+        z.avail_in = (uInt)(4 * n);
+        rc = deflate_to_fd(&z, Z_NO_FLUSH, fd, zbuf, &comp);
+        i += n;
+    }
+    if (rc == 0) rc = deflate_to_fd(&z, Z_FINISH, fd, zbuf, &comp);
+    int e = errno;
+    deflateEnd(&z);
+    free(raw);
+    free(zbuf);
+    errno = e;
+    if (rc) return -1;
+
+    put_u32(crcb, crc);
+    put_u64(lens, comp);
+    if (write_all(fd, crcb, CRC_BYTES) ||
+        pwrite_all(fd, lens, 8, (off_t)off))
+        return -1;
+    *end = off + LENS_BYTES + comp + CRC_BYTES;
+    return 0;
+}
+
+int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err)
+{
+    NN_CHECK(c->n_rng <= IO_CKPT_MAX_RNG, "io_ckpt_write: n_rng %u > %u",
+             (unsigned)c->n_rng, (unsigned)IO_CKPT_MAX_RNG);
+    NN_CHECK(!c->n_params || c->params, "io_ckpt_write: params is NULL");
+    NN_CHECK(!c->n_state || c->state, "io_ckpt_write: state is NULL");
+    NN_CHECK(!c->config_len || c->config, "io_ckpt_write: config is NULL");
+    NN_CHECK(!c->extra_len || c->extra, "io_ckpt_write: extra is NULL");
+    NN_CHECK(c->n_state <= SIZE_MAX / 4 &&
+                 c->n_params <= SIZE_MAX / 4 - c->n_state,
+             "io_ckpt_write: arena sizes overflow");
+
+    size_t tlen = strlen(path) + 32;
+    char *tmp = nn_xmalloc(tlen);
+    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+    const char *step = "create";
+    uint64_t off = 0, end = 0;
+    int cfd, fd = open_retry(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) goto fail;
+    step = "write";
+    if (write_header(fd, c, &off) || write_payload(fd, c, off, &end))
+        goto fail;
+    step = "fsync";
+    if (fsync_retry(fd)) goto fail;
+    step = "close";
+    cfd = fd;
+    fd = -1;
+    if (close_checked(cfd)) goto fail;
+    step = "rename";
+    if (rename(tmp, path)) goto fail;
+    free(tmp);
+    /* From here on `path` is the new, complete checkpoint. */
+    if (sync_parent_dir(path))
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: checkpoint written but its directory could "
+                            "not be synced (may not survive a crash): %s",
+                            path, strerror(errno));
+    last_write_bytes = (size_t)end;
+    return NN_OK;
+fail:;
+    int e = errno;
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    nn_error_set(err, NN_EXIT_DATA, "%s: cannot write checkpoint: %s (%s %s)",
+                 path, strerror(e), step, tmp);
+    free(tmp);
+    return NN_EXIT_DATA;
+}
+
+size_t io_ckpt_last_bytes(void)
+{
+    return last_write_bytes;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+typedef struct reader {
+    int fd;
+    const char *path;
+    uint64_t size; /* file size from fstat, the bound for every length */
+    uint64_t pos;  /* bytes consumed */
+    nn_error *err;
+} reader;
+
+/* Error for a section that does not fit in the file. */
+static int too_short(reader *r, const char *what, uint64_t need)
+{
+    return nn_error_set(r->err, NN_EXIT_DATA,
+                        "%s: truncated or corrupt: %s needs %llu bytes at "
+                        "offset %llu but the file has %llu bytes",
+                        r->path, what, (unsigned long long)need,
+                        (unsigned long long)r->pos,
+                        (unsigned long long)r->size);
+}
+
+static int corrupt(reader *r, const char *what)
+{
+    return nn_error_set(r->err, NN_EXIT_DATA, "%s: %s: the file is corrupt",
+                        r->path, what);
+}
+
+/* Read exactly n bytes of section `what`, checked against the file size
+ * first. */
+static int read_exact(reader *r, void *buf, uint64_t n, const char *what)
+{
+    if (n > r->size - r->pos) return too_short(r, what, n);
+    uint8_t *p = buf;
+    uint64_t left = n;
+    while (left > 0) {
+        size_t k = left > (1u << 30) ? (1u << 30) : (size_t)left;
+        ssize_t got = read(r->fd, p, k);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0)
+            return nn_error_set(r->err, NN_EXIT_DATA,
+                                "%s: cannot read checkpoint: %s", r->path,
+                                strerror(errno));
+        if (got == 0) /* the file shrank after fstat */
+            return too_short(r, what, n);
+        p += got;
+        left -= (uint64_t)got;
+    }
+    r->pos += n;
+    return NN_OK;
+}
+
+/* Magic, version and header length; *fields receives the length. */
+static int read_prefix(reader *r, uint8_t *pre, uint32_t *fields)
+{
+    size_t have = r->size < PREFIX_BYTES ? (size_t)r->size : PREFIX_BYTES;
+    size_t m = have < 8 ? have : 8;
+    int rc = read_exact(r, pre, have, "the prefix");
+    if (rc) return rc;
+    if (r->size == 0 || memcmp(pre, IO_CKPT_MAGIC, m) != 0)
+        return nn_error_set(r->err, NN_EXIT_DATA,
+                            "%s: not an axon checkpoint (bad magic)", r->path);
+    if (have < PREFIX_BYTES) {
+        r->pos = 0;
+        return too_short(r, "the prefix", PREFIX_BYTES);
+    }
+    uint32_t version = get_u32(pre + 8);
+    if (version > IO_CKPT_VERSION)
+        return nn_error_set(r->err, NN_EXIT_DATA,
+                            "%s: written by a newer axon: format version %u, "
+                            "this build reads up to %u",
+                            r->path, version, IO_CKPT_VERSION);
+    if (version == 0) return corrupt(r, "format version 0 does not exist");
+    *fields = get_u32(pre + 12);
+    if (*fields < FIXED_BYTES || *fields > MAX_FIELDS ||
+        (*fields - FIXED_BYTES) % RNG_BYTES != 0) {
+        char what[96];
+        snprintf(what, sizeof what, "header length %u is impossible", *fields);
+        return corrupt(r, what);
+    }
+    return NN_OK;
+}
+
+/* Header fields into c; config and extra lengths are checked against the
+ * bytes left in the file before anything is allocated. */
+static int parse_fields(reader *r, const uint8_t *h, uint32_t fields,
+                        io_ckpt *c, uint64_t *config_len, uint64_t *extra_len)
+{
+    c->model_hash = get_u64(h + H_MODEL_HASH);
+    c->world_size = get_u32(h + H_WORLD_SIZE);
+    c->optim_kind = get_u32(h + H_OPTIM_KIND);
+    c->epoch = get_u64(h + H_EPOCH);
+    c->step_in_epoch = get_u64(h + H_STEP_IN_EPOCH);
+    c->global_step = get_u64(h + H_GLOBAL_STEP);
+    c->optim_t = get_u64(h + H_OPTIM_T);
+    c->best_metric = get_f64(h + H_BEST_METRIC);
+    c->best_epoch = get_u64(h + H_BEST_EPOCH);
+    c->bad_epochs = get_u64(h + H_BAD_EPOCHS);
+    c->n_rng = get_u32(h + H_N_RNG);
+    if (c->n_rng != (fields - FIXED_BYTES) / RNG_BYTES)
+        return corrupt(r, "rng count does not match the header length");
+    for (uint32_t i = 0; i < c->n_rng; i++)
+        for (int w = 0; w < 4; w++)
+            c->rng[i][w] = get_u64(h + H_RNG + i * RNG_BYTES + 8 * (size_t)w);
+    *config_len = get_u64(h + H_CONFIG_LEN);
+    *extra_len = get_u64(h + H_EXTRA_LEN);
+    /* Smallest possible rest: header CRC, lengths, payload CRC. */
+    uint64_t rest = r->size - r->pos, tail = CRC_BYTES + LENS_BYTES + CRC_BYTES;
+    if (rest < tail || *config_len > rest - tail ||
+        *extra_len > rest - tail - *config_len)
+        return too_short(r, "config + extra (header lengths)",
+                         *config_len + *extra_len);
+    return NN_OK;
+}
+
+/* Everything up to and including the header CRC. The counts n_params and
+ * n_state stay in *np / *ns until the payload lengths confirm them. */
+static int read_header(reader *r, io_ckpt *c, uint64_t *np, uint64_t *ns)
+{
+    uint8_t buf[PREFIX_BYTES + MAX_FIELDS], crcb[CRC_BYTES];
+    uint32_t fields = 0;
+    uint64_t config_len = 0, extra_len = 0;
+    int rc = read_prefix(r, buf, &fields);
+    if (rc) return rc;
+    if ((rc = read_exact(r, buf + PREFIX_BYTES, fields, "the header")))
+        return rc;
+    rc = parse_fields(r, buf + PREFIX_BYTES, fields, c, &config_len,
+                      &extra_len);
+    if (rc) return rc;
+    c->config = nn_xmalloc((size_t)config_len + 1);
+    c->config[config_len] = '\0';
+    c->config_len = (size_t)config_len;
+    if ((rc = read_exact(r, c->config, config_len, "the config text")))
+        return rc;
+    if (extra_len > 0) {
+        c->extra = nn_xmalloc((size_t)extra_len);
+        c->extra_len = (size_t)extra_len;
+        if ((rc = read_exact(r, c->extra, extra_len, "the extra bytes")))
+            return rc;
+    }
+    if ((rc = read_exact(r, crcb, CRC_BYTES, "the header checksum")))
+        return rc;
+    uint32_t crc = crc_update(0, buf, PREFIX_BYTES + fields);
+    crc = crc_update(crc, c->config, c->config_len);
+    crc = crc_update(crc, c->extra, c->extra_len);
+    if (crc != get_u32(crcb)) return corrupt(r, "header checksum mismatch");
+    *np = get_u64(buf + PREFIX_BYTES + H_N_PARAMS);
+    *ns = get_u64(buf + PREFIX_BYTES + H_N_STATE);
+    return NN_OK;
+}
+
+/* Payload lengths: the raw length must be 4 * (n_params + n_state), the
+ * compressed stream plus its CRC must end exactly at the end of the file,
+ * and the raw length must be reachable by deflate from comp_len bytes. */
+static int check_payload_lengths(reader *r, uint64_t np, uint64_t ns,
+                                 uint64_t comp, uint64_t raw)
+{
+    uint64_t max_count = (uint64_t)(SIZE_MAX / 4);
+    if (np > max_count || ns > max_count - np)
+        return corrupt(r, "parameter and state counts are impossibly large");
+    if (raw != 4 * (np + ns))
+        return corrupt(r, "payload length does not match the arena sizes");
+    uint64_t rest = r->size - r->pos;
+    if (rest < CRC_BYTES || comp > rest - CRC_BYTES)
+        return too_short(r, "the compressed payload", comp + CRC_BYTES);
+    if (comp < rest - CRC_BYTES) {
+        char what[96];
+        snprintf(what, sizeof what, "%llu bytes of trailing garbage",
+                 (unsigned long long)(rest - CRC_BYTES - comp));
+        return corrupt(r, what);
+    }
+    if (raw / MAX_DEFLATE_RATIO > comp)
+        return corrupt(r, "payload length exceeds what its compressed size "
+                          "can hold");
+    return NN_OK;
+}
+
+/* Inflate comp bytes from the file into the arenas (raw bytes expected),
+ * accumulating the CRC32 of the raw bytes in *crc. */
+static int inflate_payload(reader *r, io_ckpt *c, uint64_t comp, uint64_t raw,
+                           uint32_t *crc)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit(&z) != Z_OK)
+        return nn_error_set(r->err, NN_EXIT_OTHER,
+                            "%s: inflateInit failed (out of memory)", r->path);
+    uint8_t *zbuf = nn_xmalloc(ZBUF_BYTES), *out = nn_xmalloc(CHUNK_BYTES);
+    uint64_t left = comp, done = 0; /* raw bytes already in the arenas */
+    int rc = NN_OK, zrc = Z_OK;
+    z.next_out = out;
+    z.avail_out = CHUNK_BYTES;
+    while (zrc != Z_STREAM_END) {
+        if (z.avail_in == 0 && left > 0) {
+            size_t n = left < ZBUF_BYTES ? (size_t)left : ZBUF_BYTES;
+            if ((rc = read_exact(r, zbuf, n, "the compressed payload")))
+                goto out;
+            left -= n;
+            z.next_in = zbuf;
+            z.avail_in = (uInt)n;
+        }
+        zrc = inflate(&z, Z_NO_FLUSH);
+        if (zrc == Z_BUF_ERROR) { /* no input left and stream not ended */
+            rc = corrupt(r, "compressed payload ends early");
+            goto out;
+        }
+        if (zrc != Z_OK && zrc != Z_STREAM_END) {
+            char what[160];
+            snprintf(what, sizeof what, "compressed payload is invalid (zlib: %s)",
+                     z.msg ? z.msg : "error");
+            rc = corrupt(r, what);
+            goto out;
+        }
+        size_t have = CHUNK_BYTES - z.avail_out;
+        if (have > raw - done) {
+            rc = corrupt(r, "payload inflates to more bytes than declared");
+            goto out;
+        }
+        if (z.avail_out == 0 || zrc == Z_STREAM_END) {
+            if (zrc == Z_STREAM_END && done + have != raw) {
+                rc = corrupt(r, "payload inflates to fewer bytes than declared");
+                goto out;
+            }
+            *crc = crc_update(*crc, out, have);
+            decode_floats(c, (size_t)(done / 4), have / 4, out);
+            done += have;
+            z.next_out = out;
+            z.avail_out = CHUNK_BYTES;
+        }
+    }
+    if (z.avail_in != 0 || left != 0)
+        rc = corrupt(r, "data after the end of the compressed stream");
+out:
+    inflateEnd(&z);
+    free(zbuf);
+    free(out);
+    return rc;
+}
+
+static int read_payload(reader *r, io_ckpt *c, uint64_t np, uint64_t ns)
+{
+    uint8_t lens[LENS_BYTES], crcb[CRC_BYTES];
+    int rc = read_exact(r, lens, LENS_BYTES, "the payload lengths");
+    if (rc) return rc;
+    uint64_t comp = get_u64(lens), raw = get_u64(lens + 8);
+    if ((rc = check_payload_lengths(r, np, ns, comp, raw))) return rc;
+    /* Lengths are now bounded by the file size: allocation is safe. */
+    c->n_params = (size_t)np;
+    c->n_state = (size_t)ns;
+    if (np) c->params = nn_xalloc_floats(c->n_params);
+    if (ns) c->state = nn_xalloc_floats(c->n_state);
+    uint32_t crc = 0;
+    if ((rc = inflate_payload(r, c, comp, raw, &crc))) return rc;
+    if ((rc = read_exact(r, crcb, CRC_BYTES, "the payload checksum")))
+        return rc;
+    if (crc != get_u32(crcb)) return corrupt(r, "checksum mismatch");
+    return NN_OK;
+}
+
+int io_ckpt_read(const char *path, io_ckpt *c, nn_error *err)
+{
+    memset(c, 0, sizeof *c);
+    nn_error local;
+    if (!err) err = &local;
+    int fd = open_retry(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open checkpoint: %s",
+                            path, strerror(errno));
+    struct stat st;
+    int e = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0
+                                        : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    if (e) {
+        close(fd);
+        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot read checkpoint: %s",
+                            path, strerror(e));
+    }
+    reader r = {fd, path, (uint64_t)st.st_size, 0, err};
+    uint64_t np = 0, ns = 0;
+    int rc = read_header(&r, c, &np, &ns);
+    if (rc == NN_OK) rc = read_payload(&r, c, np, ns);
+    close(fd);
+    if (rc != NN_OK) io_ckpt_free(c);
+    return rc;
+}
+
+void io_ckpt_free(io_ckpt *c)
+{
+    if (!c) return;
+    free(c->config);
+    free(c->extra);
+    free(c->params);
+    free(c->state);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,834 @@
+/* io/config.c - the YAML config read strictly into io_config (see
+ * io/config.h).
+ *
+ * Three passes over the document tree of io/yaml.h:
+ *   1. overrides ("a.b=v") are grafted onto the tree, each new node tagged
+ *      with its origin "--set a.b";
+ *   2. a walk checks that every key of every section is in the table below
+ *      (or is a section of it) and remembers the pair found for each entry;
+ *   3. the table is applied in order: defaults, then each found value parsed
+ *      strictly (whole string consumed, range checked), then the checks that
+ *      involve several keys (data format), then the layer list.
+ * Every error is "FILE:LINE: KEY: problem" (or "--set KEY: KEY: problem"
+ * for a value that came from an override), code NN_EXIT_USAGE.
+ */
+#include "io/config.h"
+
+#include <errno.h>  /* errno, ERANGE */
+#include <float.h>  /* FLT_MAX */
+#include <math.h>   /* HUGE_VAL, isfinite */
+#include <stdarg.h> /* va_list */
+#include <stddef.h> /* offsetof */
+#include <stdint.h> /* SIZE_MAX */
+#include <stdio.h>  /* FILE, fopen, fread, snprintf */
+#include <stdlib.h> /* strtoull, strtoll, strtod, free */
+#include <string.h> /* strcmp, strchr, strlen, memcpy, memset, strerror */
+
+#include "io/yaml.h"
+#include "nn/check.h" /* nn_xmalloc, nn_xstrdup, NN_CHECK */
+
+/* ---- the schema --------------------------------------------------------- */
+
+typedef enum {
+    T_STR,     /* char *, non-empty */
+    T_ENUM,    /* char *, one of names */
+    T_OPTKIND, /* nn_opt_kind, index into names */
+    T_SIZE,    /* size_t, decimal digits */
+    T_U64,     /* uint64_t, decimal digits */
+    T_LONG,    /* long, optional '-' then digits */
+    T_DBL,     /* double, finite */
+    T_FLT,     /* float, finite as a float */
+    T_BOOL,    /* int: true/yes = 1, false/no = 0 */
+    T_LAYERS   /* model.layers: a sequence of maps -> nn_spec[] */
+} key_type;
+
+enum { F_REQ = 1, F_LO_OPEN = 2, F_HI_OPEN = 4 };
+
+/* One config key. Numbers must lie in [lo, hi] (ends open by flag);
+ * `def` is the default written as it would be in the file (parsed by the
+ * same code), NULL for none (strings stay NULL, numbers 0). */
+typedef struct key_def {
+    const char *key;
+    key_type type;
+    size_t offset; /* into io_config */
+    double lo, hi;
+    unsigned flags;
+    const char *def;
+    const char *const *names; /* T_ENUM, T_OPTKIND */
+} key_def;
+
+static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
+/* In nn_opt_kind order: the index is the enum value. */
+static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
+static const char *const format_names[] = {"idx", "csv", NULL};
+static const char *const norm_names[] = {"none", "scale", "standardize", NULL};
+
+#define OFF(member) offsetof(io_config, member)
+#define INF HUGE_VAL
+
+static const key_def defs[] = {
+    {"model.layers", T_LAYERS, 0, 0, 0, F_REQ, NULL, NULL},
+    {"loss", T_ENUM, OFF(loss), 0, 0, F_REQ, NULL, loss_names},
+    {"optimizer.type", T_OPTKIND, OFF(optim.kind), 0, 0, 0, "sgd", optim_names},
+    {"optimizer.momentum", T_FLT, OFF(optim.momentum), 0, 1, F_HI_OPEN, "0", NULL},
+    {"optimizer.nesterov", T_BOOL, OFF(optim.nesterov), 0, 0, 0, "false", NULL},
+    {"optimizer.weight_decay", T_FLT, OFF(optim.weight_decay), 0, INF, 0, "0", NULL},
+    {"optimizer.l1", T_FLT, OFF(optim.l1), 0, INF, 0, "0", NULL},
+    {"optimizer.beta1", T_FLT, OFF(optim.beta1), 0, 1, F_HI_OPEN, "0.9", NULL},
+    {"optimizer.beta2", T_FLT, OFF(optim.beta2), 0, 1, F_HI_OPEN, "0.999", NULL},
+    {"optimizer.eps", T_FLT, OFF(optim.eps), 0, INF, F_LO_OPEN, "1e-8", NULL},
+    {"optimizer.decay_all", T_BOOL, OFF(optim.decay_all), 0, 0, 0, "false", NULL},
+    {"data.format", T_ENUM, OFF(data.format), 0, 0, F_REQ, NULL, format_names},
+    {"data.train", T_STR, OFF(data.train), 0, 0, F_REQ, NULL, NULL},
+    {"data.train_labels", T_STR, OFF(data.train_labels), 0, 0, 0, NULL, NULL},
+    {"data.test", T_STR, OFF(data.test), 0, 0, 0, NULL, NULL},
+    {"data.test_labels", T_STR, OFF(data.test_labels), 0, 0, 0, NULL, NULL},
+    {"data.val_fraction", T_DBL, OFF(data.val_fraction), 0, 0.9, 0, "0", NULL},
+    /* default depends on the format: filled in by check_data */
+    {"data.normalize", T_ENUM, OFF(data.normalize), 0, 0, 0, NULL, norm_names},
+    /* 1/255 to more digits than a double holds, so it rounds like 1.0/255 */
+    {"data.scale", T_DBL, OFF(data.scale), 0, INF, F_LO_OPEN,
+     "0.00392156862745098039215686", NULL},
+    {"data.target_column", T_LONG, OFF(data.target_column), -1, INF, 0, "-1", NULL},
+    {"data.targets", T_SIZE, OFF(data.targets), 1, INF, 0, "1", NULL},
+    {"data.skip_rows", T_SIZE, OFF(data.skip_rows), 0, INF, 0, "0", NULL},
+    {"data.header", T_BOOL, OFF(data.header), 0, 0, 0, "true", NULL},
+    {"data.limit", T_SIZE, OFF(data.limit), 0, INF, 0, "0", NULL},
+    {"training.epochs", T_SIZE, OFF(train.epochs), 1, INF, F_REQ, NULL, NULL},
+    {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, INF, F_REQ, NULL, NULL},
+    {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
+    {"training.lr", T_DBL, OFF(train.lr), 0, INF, F_REQ | F_LO_OPEN, NULL, NULL},
+    {"training.max_steps", T_SIZE, OFF(train.max_steps), 0, INF, 0, "0", NULL},
+    {"checkpoint.dir", T_STR, OFF(ckpt.dir), 0, 0, 0, NULL, NULL},
+    {"checkpoint.every_steps", T_SIZE, OFF(ckpt.every_steps), 0, INF, 0, "0", NULL},
+    {"checkpoint.every_epochs", T_SIZE, OFF(ckpt.every_epochs), 0, INF, 0, "1", NULL},
+    {"checkpoint.keep_last", T_SIZE, OFF(ckpt.keep_last), 0, INF, 0, "0", NULL},
+    {"checkpoint.stop_on_error", T_BOOL, OFF(ckpt.stop_on_error), 0, 0, 0, "false", NULL},
+    {"logging.metrics", T_STR, OFF(log.metrics), 0, 0, 0, NULL, NULL},
+    {"logging.print_every", T_SIZE, OFF(log.print_every), 0, INF, 0, "100", NULL},
+};
+
+#define N_DEFS (sizeof defs / sizeof defs[0])
+
+/* Keys that only make sense for one data format. */
+static const char *const csv_only[] = {"data.target_column", "data.targets",
+                                       "data.skip_rows", "data.header", NULL};
+static const char *const idx_only[] = {"data.train_labels", "data.test_labels",
+                                       NULL};
+
+static int def_index(const char *key)
+{
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (strcmp(defs[i].key, key) == 0) return (int)i;
+    return -1;
+}
+
+/* 1 if some key of the table lies below `prefix` ("data" for "data.x"). */
+static int is_section(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (strncmp(defs[i].key, prefix, n) == 0 && defs[i].key[n] == '.')
+            return 1;
+    return 0;
+}
+
+/* The names directly below `prefix` ("" = top level), ", "-separated. */
+static void known_keys(const char *prefix, char *buf, size_t size)
+{
+    size_t n = strlen(prefix), len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < N_DEFS; i++) {
+        const char *k = defs[i].key;
+        if (n && (strncmp(k, prefix, n) != 0 || k[n] != '.')) continue;
+        const char *name = n ? k + n + 1 : k;
+        size_t nl = strcspn(name, ".");
+        int seen = 0; /* the same section name from an earlier entry */
+        for (size_t j = 0; j < i && !seen; j++) {
+            const char *o = defs[j].key;
+            if (n && (strncmp(o, prefix, n) != 0 || o[n] != '.')) continue;
+            const char *on = n ? o + n + 1 : o;
+            seen = strncmp(on, name, nl) == 0 && strcspn(on, ".") == nl;
+        }
+        if (seen) continue;
+        int w = snprintf(buf + len, size - len, "%s%.*s", len ? ", " : "",
+                         (int)nl, name);
+        if (w < 0 || (size_t)w >= size - len) return;
+        len += (size_t)w;
+    }
+}
+
+/* ---- where an error is ------------------------------------------------- */
+
+typedef struct cfg_loc {
+    const char *file;
+    int line;
+    const char *origin; /* "--set KEY" for a value from an override */
+} cfg_loc;
+
+static int loc_error(const cfg_loc *at, const char *key, nn_error *err,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int loc_error(const cfg_loc *at, const char *key, nn_error *err,
+                     const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (at->origin)
+        return nn_error_set(err, NN_EXIT_USAGE, "%s: %s: %s", at->origin, key,
+                            what);
+    return nn_error_set(err, NN_EXIT_USAGE, "%s:%d: %s: %s", at->file, at->line,
+                        key, what);
+}
+
+typedef struct parse_ctx {
+    io_config *cfg;
+    const io_yaml_node *root;
+    const io_yaml_pair *found[N_DEFS]; /* the pair given for each def */
+    nn_error *err;
+} parse_ctx;
+
+static cfg_loc node_loc(const parse_ctx *c, const io_yaml_node *n)
+{
+    cfg_loc at = {c->cfg->path, n->line, n->origin};
+    return at;
+}
+
+/* A key/value pair is located at its key, or at the override that set it. */
+static cfg_loc pair_loc(const parse_ctx *c, const io_yaml_pair *p)
+{
+    cfg_loc at = {c->cfg->path, p->line ? p->line : p->value->line,
+                  p->value->origin};
+    return at;
+}
+
+/* Where a missing key would have been: its deepest existing section. */
+static cfg_loc parent_loc(const parse_ctx *c, const char *key)
+{
+    cfg_loc at = node_loc(c, c->root);
+    const io_yaml_node *node = c->root;
+    char seg[128];
+    for (const char *p = key; strchr(p, '.');) {
+        size_t n = (size_t)(strchr(p, '.') - p);
+        if (n >= sizeof seg) break;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        const io_yaml_pair *pair = io_yaml_map_find(node, seg);
+        if (!pair) break;
+        at = pair_loc(c, pair);
+        node = pair->value;
+        p += n + 1;
+    }
+    return at;
+}
+
+/* ---- strict scalar parsing --------------------------------------------- */
+
+/* Decimal digits only: no sign, no blanks. -1 if not that, -2 if it
+ * overflows 64 bits. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    if (*s < '0' || *s > '9') return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end != '\0') return -1;
+    if (errno == ERANGE) return -2;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int parse_long(const char *s, long *out)
+{
+    const char *digits = s + (*s == '-');
+    if (*digits < '0' || *digits > '9') return -1;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (errno == ERANGE || *end != '\0') return -1;
+    *out = v;
+    return 0;
+}
+
+/* A finite number, the whole string. Underflow to 0 is allowed (the range
+ * check then decides); overflow and inf/nan are not numbers here. */
+static int parse_double(const char *s, double *out)
+{
+    if (*s == '\0' || *s == ' ' || *s == '\t') return -1;
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int find_name(const char *const *names, const char *s)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+static void join_names(const char *const *names, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (int i = 0; names[i]; i++) {
+        int w = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", names[i]);
+        if (w < 0 || (size_t)w >= size - len) return;
+        len += (size_t)w;
+    }
+}
+
+static void replace_str(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = nn_xstrdup(s);
+}
+
+/* v within [lo, hi] with the table's open ends? */
+static int check_range(const key_def *d, double v, const char *text,
+                       const cfg_loc *at, nn_error *err)
+{
+    int lo_ok = (d->flags & F_LO_OPEN) ? v > d->lo : v >= d->lo;
+    int hi_ok = (d->flags & F_HI_OPEN) ? v < d->hi : v <= d->hi;
+    if (lo_ok && hi_ok) return 0;
+    return loc_error(at, d->key, err, "%s is out of range %c%g, %g%c", text,
+                     (d->flags & F_LO_OPEN) ? '(' : '[', d->lo, d->hi,
+                     (d->flags & F_HI_OPEN) || isinf(d->hi) ? ')' : ']');
+}
+
+static int store_words(io_config *cfg, const key_def *d, const char *text,
+                       const cfg_loc *at, nn_error *err)
+{
+    char *slot = (char *)cfg + d->offset;
+    if (d->type == T_STR) {
+        if (text[0] == '\0')
+            return loc_error(at, d->key, err, "empty string");
+        replace_str((char **)(void *)slot, text);
+        return 0;
+    }
+    if (d->type == T_BOOL) {
+        int v = strcmp(text, "true") == 0 || strcmp(text, "yes") == 0;
+        if (!v && strcmp(text, "false") != 0 && strcmp(text, "no") != 0)
+            return loc_error(at, d->key, err,
+                             "'%s' is not a boolean (true, false, yes, no)", text);
+        *(int *)(void *)slot = v;
+        return 0;
+    }
+    int i = find_name(d->names, text);
+    if (i < 0) {
+        char list[256];
+        join_names(d->names, list, sizeof list);
+        return loc_error(at, d->key, err, "'%s' is not one of: %s", text, list);
+    }
+    if (d->type == T_OPTKIND)
+        *(nn_opt_kind *)(void *)slot = (nn_opt_kind)i;
+    else
+        replace_str((char **)(void *)slot, text);
+    return 0;
+}
+
+static int store_number(io_config *cfg, const key_def *d, const char *text,
+                        const cfg_loc *at, nn_error *err)
+{
+    void *slot = (char *)cfg + d->offset;
+    uint64_t u;
+    long l;
+    double x;
+    int rc;
+    switch (d->type) {
+    case T_SIZE:
+    case T_U64:
+        if ((rc = parse_u64(text, &u)) != 0)
+            return loc_error(at, d->key, err, rc == -2 ? "%s is too large"
+                             : "'%s' is not a non-negative integer", text);
+        if ((rc = check_range(d, (double)u, text, at, err)) != 0) return rc;
+        if (d->type == T_U64) {
+            *(uint64_t *)slot = u;
+        } else {
+            if (u > SIZE_MAX)
+                return loc_error(at, d->key, err, "%s is too large", text);
+            *(size_t *)slot = (size_t)u;
+        }
+        return 0;
+    case T_LONG:
+        if (parse_long(text, &l) != 0)
+            return loc_error(at, d->key, err, "'%s' is not an integer", text);
+        if ((rc = check_range(d, (double)l, text, at, err)) != 0) return rc;
+        *(long *)slot = l;
+        return 0;
+    default: /* T_DBL, T_FLT */
+        if (parse_double(text, &x) != 0)
+            return loc_error(at, d->key, err, "'%s' is not a finite number",
+                             text);
+        if ((rc = check_range(d, x, text, at, err)) != 0) return rc;
+        if (d->type == T_DBL) {
+            *(double *)slot = x;
+        } else {
+            if (x > FLT_MAX || x < -FLT_MAX)
+                return loc_error(at, d->key, err, "%s does not fit a float",
+                                 text);
+            *(float *)slot = (float)x;
+        }
+        return 0;
+    }
+}
+
+/* Parse `text` as the value of `d` into cfg. */
+static int store(io_config *cfg, const key_def *d, const char *text,
+                 const cfg_loc *at, nn_error *err)
+{
+    if (d->type == T_STR || d->type == T_BOOL || d->type == T_ENUM ||
+        d->type == T_OPTKIND)
+        return store_words(cfg, d, text, at, err);
+    return store_number(cfg, d, text, at, err);
+}
+
+/* ---- pass 1: overrides -------------------------------------------------- */
+
+static int set_error(nn_error *err, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int set_error(nn_error *err, const char *key, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return nn_error_set(err, NN_EXIT_USAGE, "--set %s: %s", key, what);
+}
+
+/* A list index: decimal digits, < n. */
+static int seq_index(const io_yaml_node *seq, const char *seg, const char *key,
+                     size_t *out, nn_error *err)
+{
+    uint64_t i;
+    if (parse_u64(seg, &i) != 0)
+        return set_error(err, key, "'%s' is not a list index (0-based)", seg);
+    if (i >= seq->n)
+        return set_error(err, key, "index %s is out of range (%zu entries)",
+                         seg, seq->n);
+    *out = (size_t)i;
+    return 0;
+}
+
+/* Descend from `*node` by one segment `seg` (not the last), creating a
+ * missing section map unless the next segment is a list index. */
+static int step_into(io_yaml_node **node, const char *seg, const char *next,
+                     const char *key, const char *origin, nn_error *err)
+{
+    io_yaml_node *n = *node;
+    if (n->kind == IO_YAML_SEQ) {
+        size_t i;
+        int rc = seq_index(n, seg, key, &i, err);
+        if (rc == 0) *node = n->items[i];
+        return rc;
+    }
+    if (n->kind != IO_YAML_MAP)
+        return set_error(err, key, "'%s' is inside a scalar", seg);
+    io_yaml_pair *p = io_yaml_map_find(n, seg);
+    if (!p) {
+        uint64_t dummy;
+        if (parse_u64(next, &dummy) != -1) /* digits */
+            return set_error(err, key, "there is no list '%s' to index", seg);
+        p = io_yaml_map_add(n, seg, 0, io_yaml_map_new(0, origin));
+    } else if (io_yaml_is_null(p->value)) { /* "section:" with nothing */
+        int line = p->value->line;
+        io_yaml_free(p->value);
+        p->value = io_yaml_map_new(line, NULL);
+    }
+    *node = p->value;
+    return 0;
+}
+
+/* Set the last segment: replace a value or add a key. */
+static int set_leaf(io_yaml_node *n, const char *seg, const char *value,
+                    const char *key, const char *origin, nn_error *err)
+{
+    if (n->kind == IO_YAML_SEQ) {
+        size_t i;
+        int rc = seq_index(n, seg, key, &i, err);
+        if (rc != 0) return rc;
+        int line = n->items[i]->line;
+        io_yaml_free(n->items[i]);
+        n->items[i] = io_yaml_scalar_new(value, line, origin);
+        return 0;
+    }
+    if (n->kind != IO_YAML_MAP)
+        return set_error(err, key, "'%s' is inside a scalar", seg);
+    io_yaml_pair *p = io_yaml_map_find(n, seg);
+    if (!p) {
+        io_yaml_map_add(n, seg, 0, io_yaml_scalar_new(value, 0, origin));
+        return 0;
+    }
+    int line = p->value->line;
+    io_yaml_free(p->value);
+    p->value = io_yaml_scalar_new(value, line, origin);
+    return 0;
+}
+
+/* Apply "a.b.c=value" to the tree (a map). */
+static int apply_override(io_yaml_node *root, const char *ov, nn_error *err)
+{
+    const char *eq = strchr(ov, '=');
+    if (!eq) return set_error(err, ov, "expected KEY=VALUE");
+    size_t klen = (size_t)(eq - ov);
+    char key[256], work[256], origin[300];
+    if (klen == 0) return set_error(err, ov, "empty key");
+    if (klen >= sizeof key) return set_error(err, ov, "key too long");
+    memcpy(key, ov, klen);
+    key[klen] = '\0';
+    memcpy(work, key, klen + 1);
+    snprintf(origin, sizeof origin, "--set %s", key);
+    /* split work into segments in place */
+    char *segs[64];
+    size_t n = 0;
+    for (char *s = work;; s++) {
+        char *dot = strchr(s, '.');
+        if (n == sizeof segs / sizeof segs[0])
+            return set_error(err, key, "too many segments");
+        segs[n++] = s;
+        if (dot) *dot = '\0';
+        if (segs[n - 1][0] == '\0')
+            return set_error(err, key, "empty segment in the key");
+        if (!dot) break;
+        s = dot;
+    }
+    io_yaml_node *node = root;
+    for (size_t i = 0; i + 1 < n; i++) {
+        int rc = step_into(&node, segs[i], segs[i + 1], key, origin, err);
+        if (rc != 0) return rc;
+    }
+    return set_leaf(node, segs[n - 1], eq + 1, key, origin, err);
+}
+
+/* ---- pass 2: every key must be known ------------------------------------ */
+
+static int walk_section(parse_ctx *c, const io_yaml_node *map,
+                        const char *prefix)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const io_yaml_pair *p = &map->pairs[i];
+        cfg_loc at = pair_loc(c, p);
+        char full[256];
+        int w = snprintf(full, sizeof full, "%s%s%s", prefix,
+                         prefix[0] ? "." : "", p->key);
+        int known = w > 0 && (size_t)w < sizeof full && !strchr(p->key, '.');
+        int d = known ? def_index(full) : -1;
+        if (d >= 0) {
+            c->found[d] = p;
+            continue;
+        }
+        if (!known || !is_section(full)) {
+            char list[512];
+            known_keys(prefix, list, sizeof list);
+            return loc_error(&at, full, c->err, "unknown key (known here: %s)",
+                             list);
+        }
+        if (io_yaml_is_null(p->value)) continue; /* an empty section */
+        if (p->value->kind != IO_YAML_MAP)
+            return loc_error(&at, full, c->err, "expected a map, got a %s",
+                             io_yaml_kind_name(p->value->kind));
+        int rc = walk_section(c, p->value, full);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+/* ---- pass 3: values ---------------------------------------------------- */
+
+/* A found pair whose value is not null, or NULL. */
+static const io_yaml_pair *given(const parse_ctx *c, const char *key)
+{
+    int d = def_index(key);
+    NN_CHECK(d >= 0, "config: no table entry '%s'", key);
+    const io_yaml_pair *p = c->found[d];
+    return p && !io_yaml_is_null(p->value) ? p : NULL;
+}
+
+static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
+{
+    if (!p) {
+        cfg_loc at = parent_loc(c, d->key);
+        if (d->flags & F_REQ)
+            return loc_error(&at, d->key, c->err, "required key is missing");
+        return 0;
+    }
+    cfg_loc at = pair_loc(c, p);
+    if (p->value->kind != IO_YAML_SCALAR)
+        return loc_error(&at, d->key, c->err, "expected a single value, got a %s",
+                         io_yaml_kind_name(p->value->kind));
+    if (io_yaml_is_null(p->value)) {
+        if (d->flags & F_REQ)
+            return loc_error(&at, d->key, c->err, "required value is empty");
+        return 0; /* keeps the default */
+    }
+    return store(c->cfg, d, p->value->value, &at, c->err);
+}
+
+static int check_data(parse_ctx *c)
+{
+    io_data_cfg *d = &c->cfg->data;
+    int idx = strcmp(d->format, "idx") == 0;
+    const char *const *refused = idx ? csv_only : idx_only;
+    for (size_t i = 0; refused[i]; i++) {
+        const io_yaml_pair *p = given(c, refused[i]);
+        if (!p) continue;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, refused[i], c->err,
+                         "not used with data.format %s", d->format);
+    }
+    if (idx && !d->train_labels) {
+        cfg_loc at = parent_loc(c, "data.train_labels");
+        return loc_error(&at, "data.train_labels", c->err,
+                         "required when data.format is idx");
+    }
+    if (idx && !d->test != !d->test_labels) {
+        const char *key = d->test ? "data.test_labels" : "data.test";
+        cfg_loc at = d->test ? parent_loc(c, key)
+                             : pair_loc(c, given(c, "data.test_labels"));
+        return loc_error(&at, key, c->err,
+                         "data.test and data.test_labels go together for idx");
+    }
+    if (!d->normalize) d->normalize = nn_xstrdup(idx ? "scale" : "none");
+    return 0;
+}
+
+/* A layer's word (type, name): a non-empty scalar. */
+static int layer_word(parse_ctx *c, const io_yaml_pair *p, const char *key,
+                      char **out)
+{
+    cfg_loc at = pair_loc(c, p);
+    const io_yaml_node *v = p->value;
+    if (v->kind != IO_YAML_SCALAR || io_yaml_is_null(v) || !v->value[0])
+        return loc_error(&at, key, c->err, "expected a non-empty name");
+    *out = nn_xstrdup(v->value);
+    return 0;
+}
+
+/* A layer key's value as one string: a scalar as written, a list of
+ * scalars joined with ',' ("[5, 5]" -> "5,5"). */
+static int layer_value(parse_ctx *c, const io_yaml_pair *p, const char *key,
+                       char **out)
+{
+    cfg_loc at = pair_loc(c, p);
+    const io_yaml_node *v = p->value;
+    if (v->kind == IO_YAML_SCALAR) {
+        *out = nn_xstrdup(io_yaml_is_null(v) ? "" : v->value);
+        return 0;
+    }
+    if (v->kind == IO_YAML_MAP)
+        return loc_error(&at, key, c->err,
+                         "expected a value or a list of values, got a map");
+    if (v->n == 0) return loc_error(&at, key, c->err, "empty list");
+    size_t len = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const io_yaml_node *it = v->items[i];
+        if (it->kind != IO_YAML_SCALAR || io_yaml_is_null(it))
+            return loc_error(&at, key, c->err,
+                             "list item %zu must be a single value", i);
+        len += strlen(it->value) + 1;
+    }
+    char *s = nn_xmalloc(len);
+    size_t pos = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n = strlen(v->items[i]->value);
+        if (i) s[pos++] = ',';
+        memcpy(s + pos, v->items[i]->value, n);
+        pos += n;
+    }
+    s[pos] = '\0';
+    *out = s;
+    return 0;
+}
+
+/* One `- type: ...` entry (index i, 0-based) into s. */
+static int parse_layer(parse_ctx *c, const io_yaml_node *e, size_t i,
+                       nn_spec *s)
+{
+    char key[64], sub[256];
+    snprintf(key, sizeof key, "model.layers.%zu", i);
+    cfg_loc at = node_loc(c, e);
+    s->file = c->cfg->path;
+    s->line = e->line;
+    if (e->kind != IO_YAML_MAP)
+        return loc_error(&at, key, c->err, "expected a map with a 'type', got a %s",
+                         io_yaml_kind_name(e->kind));
+    const io_yaml_pair *tp = io_yaml_map_find(e, "type");
+    snprintf(sub, sizeof sub, "%s.type", key);
+    if (!tp) return loc_error(&at, sub, c->err, "required key is missing");
+    int rc = layer_word(c, tp, sub, &s->type);
+    if (rc != 0) return rc;
+    if (tp->line) s->line = tp->line;
+    const io_yaml_pair *np = io_yaml_map_find(e, "name");
+    snprintf(sub, sizeof sub, "%s.name", key);
+    if (np && (rc = layer_word(c, np, sub, &s->name)) != 0) return rc;
+    if (!np) {
+        char name[256];
+        snprintf(name, sizeof name, "%s_%zu", s->type, i + 1);
+        s->name = nn_xstrdup(name);
+    }
+    for (size_t k = 0; k < e->n; k++) {
+        const io_yaml_pair *p = &e->pairs[k];
+        if (p == tp || p == np) continue;
+        char *value = NULL;
+        snprintf(sub, sizeof sub, "%s.%s", key, p->key);
+        if ((rc = layer_value(c, p, sub, &value)) != 0) return rc;
+        rc = nn_spec_add(s, p->key, value, p->line, c->err);
+        free(value);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
+static int parse_layers(parse_ctx *c, const io_yaml_pair *p)
+{
+    io_config *cfg = c->cfg;
+    cfg_loc at = pair_loc(c, p);
+    const io_yaml_node *v = p->value;
+    if (io_yaml_is_null(v) || (v->kind == IO_YAML_SEQ && v->n == 0))
+        return loc_error(&at, "model.layers", c->err, "the layer list is empty");
+    if (v->kind != IO_YAML_SEQ)
+        return loc_error(&at, "model.layers", c->err,
+                         "expected a sequence of layers, got a %s",
+                         io_yaml_kind_name(v->kind));
+    /* n_layers first: io_config_free then frees whatever got filled */
+    cfg->layers = nn_xcalloc(v->n, sizeof *cfg->layers);
+    cfg->n_layers = v->n;
+    for (size_t i = 0; i < v->n; i++) {
+        int rc = parse_layer(c, v->items[i], i, &cfg->layers[i]);
+        if (rc != 0) return rc;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(cfg->layers[j].name, cfg->layers[i].name) != 0) continue;
+            char key[64];
+            snprintf(key, sizeof key, "model.layers.%zu.name", i);
+            const io_yaml_pair *np = io_yaml_map_find(v->items[i], "name");
+            cfg_loc nat = np ? pair_loc(c, np) : node_loc(c, v->items[i]);
+            return loc_error(&nat, key, c->err,
+                             "layer name '%s' is already used by layer %zu",
+                             cfg->layers[i].name, j);
+        }
+    }
+    return 0;
+}
+
+static int validate(parse_ctx *c)
+{
+    for (size_t i = 0; i < N_DEFS; i++) { /* defaults: trusted text */
+        if (!defs[i].def) continue;
+        cfg_loc at = {"<defaults>", 0, NULL};
+        int rc = store(c->cfg, &defs[i], defs[i].def, &at, c->err);
+        NN_CHECK(rc == 0, "config: bad default for %s", defs[i].key);
+    }
+    int rc = walk_section(c, c->root, "");
+    if (rc != 0) return rc;
+    for (size_t i = 0; i < N_DEFS; i++) {
+        if (defs[i].type == T_LAYERS) {
+            if (!c->found[i])
+                rc = apply_def(c, &defs[i], NULL);
+            else
+                rc = parse_layers(c, c->found[i]);
+        } else {
+            rc = apply_def(c, &defs[i], c->found[i]);
+        }
+        if (rc != 0) return rc;
+    }
+    return check_data(c);
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+int io_config_parse(io_config *cfg, const char *path, const char *text,
+                    size_t len, char *const *overrides, size_t n_overrides,
+                    nn_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = nn_xstrdup(path);
+    cfg->text = nn_xmalloc(len + 1);
+    if (len) memcpy(cfg->text, text, len);
+    cfg->text[len] = '\0';
+    cfg->text_len = len;
+    io_yaml_node *root = NULL;
+    int rc = io_yaml_parse(cfg->path, cfg->text, len, &root, err);
+    if (rc != 0) goto fail;
+    if (!root) {
+        rc = nn_error_set(err, NN_EXIT_USAGE,
+                          "%s:1: the config is empty (expected sections "
+                          "model, loss, data, training)", path);
+        goto fail;
+    }
+    if (root->kind != IO_YAML_MAP) {
+        rc = nn_error_set(err, NN_EXIT_USAGE,
+                          "%s:%d: the config must be a map of sections, not a %s",
+                          path, root->line, io_yaml_kind_name(root->kind));
+        goto fail;
+    }
+    for (size_t i = 0; i < n_overrides; i++)
+        if ((rc = apply_override(root, overrides[i], err)) != 0) goto fail;
+    parse_ctx c;
+    memset(&c, 0, sizeof c);
+    c.cfg = cfg;
+    c.root = root;
+    c.err = err;
+    if ((rc = validate(&c)) != 0) goto fail;
+    io_yaml_free(root);
+    return 0;
+fail:
+    io_yaml_free(root);
+    io_config_free(cfg);
+    return rc;
+}
+
+int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot open: %s", path,
+                            strerror(errno));
+    size_t cap = 4096, n = 0;
+    char *buf = nn_xmalloc(cap);
+    for (;;) {
+        if (cap - n < 2) buf = nn_xrealloc(buf, cap *= 2);
+        size_t got = fread(buf + n, 1, cap - n - 1, f); /* 1 left for NUL */
+        n += got;
+        if (got == 0) break;
+    }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        free(buf);
+        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot read: %s", path,
+                            strerror(e));
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+void io_config_free(io_config *cfg)
+{
+    if (!cfg) return;
+    for (size_t i = 0; i < cfg->n_layers; i++) nn_spec_free(&cfg->layers[i]);
+    free(cfg->layers);
+    free(cfg->path);
+    free(cfg->text);
+    free(cfg->loss);
+    free(cfg->data.format);
+    free(cfg->data.train);
+    free(cfg->data.train_labels);
+    free(cfg->data.test);
+    free(cfg->data.test_labels);
+    free(cfg->data.normalize);
+    free(cfg->ckpt.dir);
+    free(cfg->log.metrics);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,85 @@
+/* io/config.h - the YAML config file, read strictly into specs.
+ *
+ * Every key is declared in a table (type, bounds, default, required); an
+ * unknown key, a wrong type, a value out of range or a missing required key
+ * is an error "file:line: key: problem" with code NN_EXIT_USAGE. Layer
+ * entries become nn_spec lists that the layers themselves validate.
+ * Overrides "a.b.c=value" (the CLI's --set) are applied to the parsed tree
+ * before validation, so they are checked exactly like the file.
+ */
+#ifndef IO_CONFIG_H
+#define IO_CONFIG_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+#include "nn/error.h"
+#include "nn/optim.h"
+#include "nn/spec.h"
+
+typedef struct io_data_cfg {
+    char *format;        /* "idx" or "csv" */
+    char *train;         /* idx: images file; csv: the table */
+    char *train_labels;  /* idx only */
+    char *test;          /* optional */
+    char *test_labels;   /* idx only */
+    double val_fraction; /* held out of `train` by a seeded hash, [0, 0.9] */
+    char *normalize;     /* "none", "scale" (x * scale), "standardize" */
+    double scale;        /* for "scale"; default 1/255 */
+    long target_column;  /* csv: column index of the target, -1 = last */
+    size_t targets;      /* csv: number of target columns from target_column */
+    size_t skip_rows;    /* csv: lines to skip before the header */
+    int header;          /* csv: first (unskipped) line is a header */
+    size_t limit;        /* use only the first `limit` rows of train (0 = all) */
+} io_data_cfg;
+
+typedef struct io_train_cfg {
+    size_t epochs;
+    size_t batch_size;   /* GLOBAL batch, split over ranks */
+    uint64_t seed;
+    double lr;
+    size_t max_steps;    /* stop after this many steps (0 = no limit) */
+} io_train_cfg;
+
+typedef struct io_ckpt_cfg {
+    char *dir;           /* NULL: no checkpoints */
+    size_t every_steps;  /* 0 = off */
+    size_t every_epochs; /* 0 = off; the end of training always writes */
+    size_t keep_last;    /* 0 = keep all */
+    int stop_on_error;   /* 1: a failed write stops training */
+} io_ckpt_cfg;
+
+typedef struct io_log_cfg {
+    char *metrics;       /* JSON-lines file, NULL = none */
+    size_t print_every;  /* steps between progress lines, 0 = per epoch */
+} io_log_cfg;
+
+typedef struct io_config {
+    char *path;          /* as given */
+    char *text;          /* the file's bytes (NUL-terminated) */
+    size_t text_len;
+    size_t n_layers;
+    nn_spec *layers;
+    char *loss;          /* "mse", "cross_entropy", ... */
+    nn_optim_cfg optim;
+    io_data_cfg data;
+    io_train_cfg train;
+    io_ckpt_cfg ckpt;
+    io_log_cfg log;
+} io_config;
+
+/* Parse `text` (len bytes) as the config named `path`, applying overrides
+ * ("training.epochs=3"). On error fills err (file:line: key: problem, or
+ * "--set key: ..." for an override) and leaves *cfg empty (all zero), so
+ * io_config_free on it is harmless but not needed. */
+int io_config_parse(io_config *cfg, const char *path, const char *text,
+                    size_t len, char *const *overrides, size_t n_overrides,
+                    nn_error *err);
+
+/* Read a whole file into a NUL-terminated buffer (code NN_EXIT_USAGE when
+ * it cannot be read, message names the path and strerror). */
+int io_read_file(const char *path, char **out, size_t *len, nn_error *err);
+
+/* Free every string and layer spec of cfg and zero it (twice is fine). */
+void io_config_free(io_config *cfg);
+
+#endif

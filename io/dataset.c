@@ -1,0 +1,163 @@
+/* io/dataset.c - loading one rank's shard of a dataset (see io/dataset.h).
+ *
+ * IDX: images and labels are two files whose counts must agree; only the
+ * shard's rows are read. CSV: the table is parsed whole (rows are lines, so
+ * a shard cannot be found without reading), then the shard's rows are
+ * split into features x and target columns y.
+ */
+#include "io/dataset.h"
+
+#include <stdint.h> /* SIZE_MAX */
+#include <stdlib.h> /* free */
+#include <string.h> /* strcmp, memcpy */
+
+#include "nn/check.h"
+
+/* Shard `part` of `parts`: rows [total*part/parts, total*(part+1)/parts).
+ * The bounds are monotone in part, so the shards tile [0, total). */
+static void shard_rows(size_t total, size_t part, size_t parts, size_t *lo,
+                       size_t *hi)
+{
+    NN_CHECK(parts >= 1 && part < parts, "bad shard %zu of %zu", part,
+             parts);
+    NN_CHECK(total <= SIZE_MAX / parts, "shard bounds overflow");
+    *lo = total * part / parts;
+    *hi = total * (part + 1) / parts;
+}
+
+static size_t apply_limit(size_t count, size_t limit, io_split split)
+{
+    return split == IO_SPLIT_TRAIN && limit > 0 && limit < count ? limit
+                                                                 : count;
+}
+
+static int require(const char *path, const char *key, nn_error *err)
+{
+    if (path && *path) return NN_OK;
+    return nn_error_set(err, NN_EXIT_USAGE, "data.%s: not set", key);
+}
+
+static int load_idx(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                    size_t part, size_t parts, nn_error *err)
+{
+    int test = split == IO_SPLIT_TEST;
+    const char *images = test ? cfg->test : cfg->train;
+    const char *labels = test ? cfg->test_labels : cfg->train_labels;
+    size_t n_img = 0, n_lab = 0;
+    nn_shape lab_shape;
+    float *lab = NULL;
+    int rc = require(images, test ? "test" : "train", err);
+    if (!rc) rc = require(labels, test ? "test_labels" : "train_labels", err);
+    /* Headers first (zero rows read): the counts decide the shard. */
+    if (!rc) rc = io_idx_read(images, 0, 0, &n_img, &d->x_shape, &d->x, err);
+    if (!rc) rc = io_idx_read(labels, 0, 0, &n_lab, &lab_shape, &lab, err);
+    free(d->x);
+    free(lab);
+    d->x = NULL;
+    if (rc) return rc;
+    if (n_img != n_lab)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: images %zu, labels %zu in %s", images,
+                            n_img, n_lab, labels);
+    if (nn_shape_size(lab_shape) != 1)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: labels must be one byte per sample",
+                            labels);
+    d->total = apply_limit(n_img, cfg->limit, split);
+    shard_rows(d->total, part, parts, &d->lo, &d->hi);
+    rc = io_idx_read(images, d->lo, d->hi, &n_img, &d->x_shape, &d->x, err);
+    if (!rc)
+        rc = io_idx_read(labels, d->lo, d->hi, &n_lab, &lab_shape, &d->y,
+                         err);
+    d->x_width = nn_shape_size(d->x_shape);
+    d->y_width = 1;
+    return rc;
+}
+
+/* First target column for a table of `cols` columns. */
+static int target_start(const io_data_cfg *cfg, const char *path, size_t cols,
+                        size_t *start, nn_error *err)
+{
+    size_t k = cfg->targets;
+    if (k < 1 || k >= cols)
+        return nn_error_set(err, NN_EXIT_USAGE,
+                            "%s: data.targets %zu must be in 1..%zu for %zu "
+                            "columns", path, k, cols > 1 ? cols - 1 : 0, cols);
+    if (cfg->target_column == -1) {
+        *start = cols - k;
+        return NN_OK;
+    }
+    if (cfg->target_column < 0 || (size_t)cfg->target_column > cols - k)
+        return nn_error_set(err, NN_EXIT_USAGE,
+                            "%s: data.target_column %ld with %zu targets "
+                            "does not fit %zu columns", path,
+                            cfg->target_column, k, cols);
+    *start = (size_t)cfg->target_column;
+    return NN_OK;
+}
+
+static int load_csv(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                    size_t part, size_t parts, nn_error *err)
+{
+    const char *path = split == IO_SPLIT_TEST ? cfg->test : cfg->train;
+    size_t rows = 0, cols = 0, t0 = 0;
+    float *all = NULL;
+    int rc = require(path, split == IO_SPLIT_TEST ? "test" : "train", err);
+    if (!rc) rc = io_csv_read(path, cfg->skip_rows, cfg->header, &rows,
+                              &cols, &all, err);
+    if (!rc) rc = target_start(cfg, path, cols, &t0, err);
+    if (rc) goto done;
+    d->total = apply_limit(rows, cfg->limit, split);
+    shard_rows(d->total, part, parts, &d->lo, &d->hi);
+    d->y_width = cfg->targets;
+    d->x_width = cols - d->y_width;
+    d->x_shape = nn_shape_1d(d->x_width);
+    size_t n = d->hi - d->lo;
+    d->x = nn_xcalloc(n ? n * d->x_width : 1, sizeof(float));
+    d->y = nn_xcalloc(n ? n * d->y_width : 1, sizeof(float));
+    /* Row r: columns [0, t0) and [t0 + targets, cols) are features, in
+     * order; [t0, t0 + targets) are the targets. */
+    for (size_t i = 0; i < n; i++) {
+        const float *src = all + (d->lo + i) * cols;
+        float *x = d->x + i * d->x_width;
+        memcpy(x, src, t0 * sizeof(float));
+        memcpy(x + t0, src + t0 + d->y_width,
+               (cols - t0 - d->y_width) * sizeof(float));
+        memcpy(d->y + i * d->y_width, src + t0, d->y_width * sizeof(float));
+    }
+done:
+    free(all);
+    return rc;
+}
+
+int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                    size_t part, size_t parts, nn_error *err)
+{
+    memset(d, 0, sizeof *d);
+    const char *path = split == IO_SPLIT_TEST ? cfg->test : cfg->train;
+    const char *fmt = cfg->format ? cfg->format : "";
+    int rc;
+    if (strcmp(fmt, "idx") == 0) {
+        rc = load_idx(d, cfg, split, part, parts, err);
+    } else if (strcmp(fmt, "csv") == 0) {
+        rc = load_csv(d, cfg, split, part, parts, err);
+    } else {
+        rc = nn_error_set(err, NN_EXIT_USAGE,
+                          "data.format: unknown format '%s' (idx, csv)", fmt);
+    }
+    if (rc) {
+        io_dataset_free(d);
+        return rc;
+    }
+    d->name = nn_xstrdup(path);
+    return NN_OK;
+}
+
+void io_dataset_free(io_dataset *d)
+{
+    if (!d) return;
+    free(d->name);
+    free(d->x);
+    free(d->y);
+    memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,114 @@
+/* io/shard.c - the train/validation split and the per-epoch batch plan
+ * (see io/shard.h).
+ *
+ * Nothing here depends on the rank count: the split is a hash of the
+ * global id, the permutation a generator seeded from (seed, epoch), and a
+ * step's rows are permutation positions [s*B, (s+1)*B). The rank count
+ * only decides which of those rows a rank finds in its [lo, hi).
+ */
+#include "io/shard.h"
+
+#include <stdlib.h> /* free */
+#include <string.h> /* memset */
+
+#include "nn/check.h"
+#include "nn/rng.h"
+
+/* Domain separators, so the split and the shuffle draw unrelated bits from
+ * the same user seed (and from the other consumers of the seed). */
+#define SHARD_VAL_SALT 0x76616c6964617465ULL  /* "validate" */
+#define SHARD_PERM_SALT 0x7065726d75746521ULL /* "permute!" */
+
+int io_shard_is_val(uint64_t seed, size_t id, double val_fraction)
+{
+    return nn_hash_uniform(seed ^ SHARD_VAL_SALT, (uint64_t)id, 0) <
+           val_fraction;
+}
+
+void io_shard_plan(io_shard *s, size_t total, size_t lo, size_t hi,
+                   uint64_t seed, double val_fraction)
+{
+    NN_CHECK(lo <= hi && hi <= total, "shard [%zu, %zu) outside %zu rows",
+             lo, hi, total);
+    memset(s, 0, sizeof *s);
+    s->total = total;
+    s->lo = lo;
+    s->hi = hi;
+    s->seed = seed;
+    size_t n_val = 0;
+    for (size_t id = 0; id < total; id++)
+        n_val += (size_t)io_shard_is_val(seed, id, val_fraction);
+    s->n_val = n_val;
+    s->n_train = total - n_val;
+    /* +1: valid (never dereferenced) pointers when a list is empty. */
+    s->train = nn_xcalloc(s->n_train + 1, sizeof *s->train);
+    s->val = nn_xcalloc(n_val + 1, sizeof *s->val);
+    s->perm = nn_xcalloc(s->n_train + 1, sizeof *s->perm);
+    size_t t = 0, v = 0;
+    for (size_t id = 0; id < total; id++) {
+        if (io_shard_is_val(seed, id, val_fraction)) s->val[v++] = id;
+        else s->train[t++] = id;
+    }
+    for (size_t i = 0; i < s->n_train; i++) s->perm[i] = i;
+}
+
+void io_shard_free(io_shard *s)
+{
+    if (!s) return;
+    free(s->train);
+    free(s->val);
+    free(s->perm);
+    memset(s, 0, sizeof *s);
+}
+
+void io_shard_epoch(io_shard *s, uint64_t epoch)
+{
+    nn_rng r;
+    nn_rng_seed(&r, nn_hash64(s->seed, epoch, SHARD_PERM_SALT));
+    /* Start from the identity so the result does not depend on the
+     * previous epoch's order. */
+    for (size_t i = 0; i < s->n_train; i++) s->perm[i] = i;
+    nn_rng_shuffle(&r, s->perm, s->n_train);
+}
+
+size_t io_shard_steps(const io_shard *s, size_t batch)
+{
+    NN_CHECK(batch > 0, "batch size 0");
+    return s->n_train / batch + (s->n_train % batch != 0);
+}
+
+/* Permutation positions of step `step`: [*begin, *end). */
+static void step_range(const io_shard *s, size_t batch, size_t step,
+                       size_t *begin, size_t *end)
+{
+    NN_CHECK(step < io_shard_steps(s, batch), "step %zu of %zu", step,
+             io_shard_steps(s, batch));
+    *begin = step * batch;
+    *end = s->n_train - *begin < batch ? s->n_train : *begin + batch;
+}
+
+size_t io_shard_batch(const io_shard *s, size_t batch, size_t step,
+                      size_t *local, uint64_t *ids, size_t *global_rows)
+{
+    size_t begin, end, k = 0;
+    step_range(s, batch, step, &begin, &end);
+    for (size_t p = begin; p < end; p++) {
+        size_t id = s->train[s->perm[p]];
+        if (id < s->lo || id >= s->hi) continue;
+        if (local) local[k] = id - s->lo;
+        if (ids) ids[k] = (uint64_t)id;
+        k++;
+    }
+    if (global_rows) *global_rows = end - begin;
+    return k;
+}
+
+size_t io_shard_max_rows(const io_shard *s, size_t batch)
+{
+    size_t steps = io_shard_steps(s, batch), best = 0;
+    for (size_t step = 0; step < steps; step++) {
+        size_t n = io_shard_batch(s, batch, step, NULL, NULL, NULL);
+        if (n > best) best = n;
+    }
+    return best;
+}

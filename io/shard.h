@@ -1,0 +1,53 @@
+/* io/shard.h - which rows each step uses, independent of the rank count.
+ *
+ * The global row ids of the training file are split into train and
+ * validation by a seeded hash of the id (so the split is the same for every
+ * rank count). Each epoch, every rank draws the same permutation of the
+ * training ids from (seed, epoch); step s uses permutation positions
+ * [s*B, min((s+1)*B, n_train)). A rank processes those rows of the batch it
+ * holds in memory (its contiguous shard [lo, hi)). The gradient of a step is
+ * therefore the same set of rows for any rank count; the loss is scaled by
+ * 1 / (rows in the global batch) so the sum over ranks is the batch mean.
+ */
+#ifndef IO_SHARD_H
+#define IO_SHARD_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
+typedef struct io_shard {
+    size_t total;      /* rows in the file */
+    size_t lo, hi;     /* rows this rank holds */
+    size_t n_train;    /* global training rows */
+    size_t *train;     /* their global ids, ascending */
+    size_t n_val;
+    size_t *val;       /* validation ids, ascending */
+    size_t *perm;      /* current epoch's order: positions into train[] */
+    uint64_t seed;
+} io_shard;
+
+/* Is global row `id` held out for validation? */
+int io_shard_is_val(uint64_t seed, size_t id, double val_fraction);
+
+/* Plan the split for a file of `total` rows of which this rank holds
+ * [lo, hi). */
+void io_shard_plan(io_shard *s, size_t total, size_t lo, size_t hi,
+                   uint64_t seed, double val_fraction);
+void io_shard_free(io_shard *s);
+
+/* Draw epoch `epoch`'s permutation (depends only on seed and epoch). */
+void io_shard_epoch(io_shard *s, uint64_t epoch);
+
+/* Steps per epoch for global batch B (the last batch may be short). */
+size_t io_shard_steps(const io_shard *s, size_t batch);
+
+/* Rows of step `step` this rank holds: writes their LOCAL row indices
+ * (id - lo) and global ids; returns how many. *global_rows gets the global
+ * batch's size. */
+size_t io_shard_batch(const io_shard *s, size_t batch, size_t step,
+                      size_t *local, uint64_t *ids, size_t *global_rows);
+
+/* Largest number of rows this rank can get in any step of this epoch. */
+size_t io_shard_max_rows(const io_shard *s, size_t batch);
+
+#endif

@@ -1,0 +1,116 @@
+/* nn/dense.c - fully connected layer: y = x W^T + b.
+ *
+ * YAML keys: units (required), init: xavier|he|zeros|normal (xavier),
+ * bias: true|false (true). Any input shape is taken as a flat vector of
+ * in = nn_shape_size(l->in) features; the output shape is [units].
+ * Parameters: weight W[out, in] row-major (decayed), then bias b[out].
+ */
+#include <limits.h> /* INT_MAX */
+#include <stdlib.h> /* free */
+#include <string.h> /* memcpy */
+
+#include <cblas.h>
+
+#include "nn/check.h"
+#include "nn/init.h"
+#include "nn/layers.h"
+
+typedef struct dense_priv {
+    size_t in, out;
+    int bias;
+    nn_init_kind init;
+} dense_priv;
+
+static int dense_create(nn_layer *l, nn_spec *spec, nn_error *err)
+{
+    size_t units;
+    int bias, init;
+    int rc = nn_spec_size(spec, "units", 1, 0, 1, (size_t)INT_MAX, &units, err);
+    if (rc == 0) rc = nn_spec_enum(spec, "init", nn_init_names, NN_INIT_XAVIER,
+                                   &init, err);
+    if (rc == 0) rc = nn_spec_bool(spec, "bias", 0, 1, &bias, err);
+    if (rc) return rc;
+    size_t in = nn_shape_size(l->in);
+    if (in > (size_t)INT_MAX)
+        return nn_spec_error(spec, NULL, err, "input of %zu features is too "
+                             "large for BLAS", in);
+    dense_priv *p = nn_xmalloc(sizeof *p);
+    p->in = in;
+    p->out = units;
+    p->bias = bias;
+    p->init = (nn_init_kind)init;
+    l->priv = p;
+    l->out = nn_shape_1d(units);
+    nn_layer_add_param(l, "weight", units * in, NN_PARAM_DECAY);
+    if (bias) nn_layer_add_param(l, "bias", units, 0);
+    return 0;
+}
+
+static void dense_init(nn_layer *l, nn_rng *rng)
+{
+    const dense_priv *p = l->priv;
+    nn_init_fill(nn_layer_tensor(l, 0), p->out * p->in, p->in, p->out, p->init,
+                 rng);
+    if (p->bias) memset(nn_layer_tensor(l, 1), 0, p->out * sizeof(float));
+}
+
+/* x[n, in], y[n, out]: y = b (broadcast over rows), then y += x W^T. */
+static void dense_forward(nn_layer *l, const float *x, float *y, size_t n,
+                          const nn_pass *pass)
+{
+    (void)pass;
+    const dense_priv *p = l->priv;
+    const float *w = l->param;
+    NN_CHECK(n <= (size_t)INT_MAX, "dense: %zu rows exceed BLAS int", n);
+    float beta = 0.0f;
+    if (p->bias) {
+        const float *b = l->param + l->views[1].offset;
+        for (size_t i = 0; i < n; i++)
+            memcpy(y + i * p->out, b, p->out * sizeof(float));
+        beta = 1.0f;
+    }
+    if (n == 0) return;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)p->out,
+                (int)p->in, 1.0f, x, (int)p->in, w, (int)p->in, beta, y,
+                (int)p->out);
+}
+
+/* dW[out, in] += dy^T x;  db[out] += column sums of dy;  dx = dy W. */
+static void dense_backward(nn_layer *l, const float *x, const float *y,
+                           const float *dy, float *dx, size_t n)
+{
+    (void)y;
+    const dense_priv *p = l->priv;
+    if (n == 0) return;
+    NN_CHECK(n <= (size_t)INT_MAX, "dense: %zu rows exceed BLAS int", n);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->out,
+                (int)p->in, (int)n, 1.0f, dy, (int)p->out, x, (int)p->in, 1.0f,
+                l->grad, (int)p->in);
+    if (p->bias) {
+        float *db = l->grad + l->views[1].offset;
+        for (size_t i = 0; i < n; i++) {
+            const float *row = dy + i * p->out;
+            for (size_t j = 0; j < p->out; j++) db[j] += row[j];
+        }
+    }
+    if (dx)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n,
+                    (int)p->in, (int)p->out, 1.0f, dy, (int)p->out, l->param,
+                    (int)p->in, 0.0f, dx, (int)p->in);
+}
+
+static void dense_destroy(nn_layer *l)
+{
+    free(l->priv);
+    l->priv = NULL;
+}
+
+const nn_layer_ops nn_dense_ops = {
+    .type = "dense",
+    .create = dense_create,
+    .init = dense_init,
+    .reserve = NULL,
+    .forward = dense_forward,
+    .backward = dense_backward,
+    .destroy = dense_destroy,
+};

@@ -1,0 +1,24 @@
+/* nn/layers.h - the ops table of every layer kind, for nn/registry.c.
+ *
+ * One line per kind; each is defined in nn/<kind>.c (several activations
+ * share nn/activation.c). A new kind adds its line here and in the
+ * registry table.
+ */
+#ifndef NN_LAYERS_H
+#define NN_LAYERS_H
+
+#include "nn/layer.h"
+
+extern const nn_layer_ops nn_dense_ops;     /* nn/dense.c */
+extern const nn_layer_ops nn_relu_ops;      /* nn/activation.c */
+extern const nn_layer_ops nn_sigmoid_ops;   /* nn/activation.c */
+extern const nn_layer_ops nn_tanh_ops;      /* nn/activation.c */
+extern const nn_layer_ops nn_softmax_ops;   /* nn/activation.c */
+extern const nn_layer_ops nn_conv2d_ops;    /* nn/conv2d.c */
+extern const nn_layer_ops nn_maxpool2d_ops; /* nn/pool.c */
+extern const nn_layer_ops nn_avgpool2d_ops; /* nn/pool.c */
+extern const nn_layer_ops nn_flatten_ops;   /* nn/flatten.c */
+extern const nn_layer_ops nn_dropout_ops;   /* nn/dropout.c */
+extern const nn_layer_ops nn_batchnorm_ops; /* nn/batchnorm.c */
+
+#endif

@@ -1,0 +1,72 @@
+/* nn/model.h - an ordered stack of layers over one parameter arena.
+ *
+ * Memory is planned first, then allocated: create() infers every layer's
+ * shape from the input shape, sums the parameter counts and allocates the
+ * param and grad arenas once. reserve(rows) sizes the activations, the two
+ * ping-pong gradient buffers and the shared scratch for batches of up to
+ * `rows` rows; forward/backward then allocate nothing.
+ */
+#ifndef NN_MODEL_H
+#define NN_MODEL_H
+
+#include <stdio.h>  /* FILE */
+#include "nn/layer.h"
+
+/* A contiguous run of the arenas sharing one treatment by the optimizer. */
+typedef struct nn_segment {
+    size_t offset, count;
+    unsigned flags;   /* NN_PARAM_* of the tensor */
+    int trainable;    /* 0: frozen layer */
+} nn_segment;
+
+typedef struct nn_model {
+    size_t n_layers;
+    nn_layer *layers;
+    nn_shape in;
+    size_t n_params;
+    float *params;    /* the parameter arena */
+    float *grads;     /* the gradient arena, same layout */
+    size_t n_segs;
+    nn_segment *segs; /* one per parameter tensor, in arena order */
+    size_t rows_cap;
+    float **acts;     /* acts[i] = output of layer i, [rows_cap, out_i] */
+    float *dbuf[2];   /* gradient ping-pong, [rows_cap, max width] */
+    float *ws;        /* shared scratch */
+    size_t ws_cap;
+} nn_model;
+
+/* Build a model from layer specs (copied) for samples of shape `in`.
+ * Errors name the layer, the config line and the shapes. */
+int nn_model_create(nn_model **out, const nn_spec *specs, size_t n_specs,
+                    nn_shape in, nn_error *err);
+void nn_model_destroy(nn_model *m);
+
+/* Fill parameters from a generator seeded with `seed` (layer by layer). */
+void nn_model_init(nn_model *m, uint64_t seed);
+
+/* Make room for batches of up to `rows` rows (no-op if already enough). */
+void nn_model_reserve(nn_model *m, size_t rows);
+
+/* Forward x[n, in] through every layer; returns the output [n, out]
+ * (owned by the model, valid until the next forward). n <= rows_cap. */
+const float *nn_model_forward(nn_model *m, const float *x, size_t n,
+                              const nn_pass *pass);
+
+/* Backpropagate dout[n, out] for the last forward of x; ADDS parameter
+ * gradients into the grad arena. The first layer's input gradient is not
+ * computed. */
+void nn_model_backward(nn_model *m, const float *x, const float *dout,
+                       size_t n);
+
+void nn_model_zero_grad(nn_model *m);
+nn_shape nn_model_out_shape(const nn_model *m);
+/* Index of the layer with this name, or -1. */
+long nn_model_find_layer(const nn_model *m, const char *name);
+
+/* Hash of the architecture: types, names, shapes and parameter counts. */
+uint64_t nn_model_hash(const nn_model *m);
+
+/* Print "layer  type  output shape  params" table and the totals. */
+void nn_model_summary(const nn_model *m, FILE *f);
+
+#endif

@@ -1,0 +1,53 @@
+/* tests/cu.c - shared CUnit runner (see cu.h). */
+#include "tests/cu.h"
+
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+
+static void remove_tmpdir(void)
+{
+    char cmd[300];
+    if (!tmpdir[0]) return;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+const char *cu_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/axon-test-XXXXXX",
+                 base && *base ? base : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(1);
+        }
+        atexit(remove_tmpdir);
+    }
+    return tmpdir;
+}
+
+int cu_main(const char *program, const cu_suite *suites)
+{
+    if (CU_initialize_registry() != CUE_SUCCESS) return 1;
+    for (const cu_suite *s = suites; s->name; s++) {
+        CU_pSuite ps = CU_add_suite(s->name, NULL, NULL);
+        if (!ps) return 1;
+        for (const cu_test *t = s->tests; t->name; t++)
+            if (!CU_add_test(ps, t->name, t->fn)) return 1;
+    }
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    printf("== %s\n", program);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures() +
+                      CU_get_number_of_tests_failed();
+    unsigned ran = CU_get_number_of_tests_run();
+    CU_cleanup_registry();
+    if (ran == 0) return 1;
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,28 @@
+/* tests/cu.h - the CUnit runner every test program shares.
+ *
+ * A test file defines its suites as a NULL-terminated array of cu_suite and
+ * calls cu_main from main(). The program exits non-zero when any assertion
+ * failed or a suite could not be set up.
+ */
+#ifndef TESTS_CU_H
+#define TESTS_CU_H
+
+#include <CUnit/CUnit.h>
+
+typedef struct cu_test {
+    const char *name;
+    void (*fn)(void);
+} cu_test;
+
+typedef struct cu_suite {
+    const char *name;
+    const cu_test *tests; /* terminated by {NULL, NULL} */
+} cu_suite;
+
+int cu_main(const char *program, const cu_suite *suites);
+
+/* Fresh temporary directory for this test program (created once,
+ * removed at exit). */
+const char *cu_tmpdir(void);
+
+#endif

@@ -1,0 +1,70 @@
+/* tests/fuzz/fuzz_config.c - libFuzzer harness for io_config_parse
+ * (io/config.c, io/yaml.c, libyaml, nn_spec_add).
+ *
+ * Input: the YAML text up to the first NUL byte; after it, up to 16
+ * NUL-separated "--set" overrides ("a.b=v"). The text is handed over
+ * with its exact length and no terminator, so ASan sees any over-read.
+ * A successful parse must have filled every required field.
+ */
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint8_t */
+#include <stdlib.h> /* abort, malloc, free */
+#include <string.h> /* memchr, memcpy */
+
+#include "io/config.h"
+
+#define MAX_OVERRIDES 16
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Split the bytes after the text into NUL-terminated overrides, copied
+ * into `buf` (size rest_n + 1); returns how many. */
+static size_t split_overrides(const uint8_t *rest, size_t rest_n, char *buf,
+                              char **ov)
+{
+    size_t n = 0, i = 0;
+    memcpy(buf, rest, rest_n);
+    buf[rest_n] = '\0';
+    while (i <= rest_n && n < MAX_OVERRIDES) {
+        ov[n++] = buf + i;
+        const char *nul = memchr(buf + i, '\0', rest_n + 1 - i);
+        i = (size_t)(nul - buf) + 1;
+    }
+    return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const uint8_t *nul = memchr(data, '\0', size);
+    size_t text_n = nul ? (size_t)(nul - data) : size;
+    char *text = malloc(text_n ? text_n : 1); /* exact size, no NUL */
+    if (!text) abort();
+    if (text_n) memcpy(text, data, text_n);
+    char *ov[MAX_OVERRIDES];
+    char *ov_buf = NULL;
+    size_t n_ov = 0;
+    if (nul) {
+        size_t rest_n = size - text_n - 1;
+        ov_buf = malloc(rest_n + 1);
+        if (!ov_buf) abort();
+        n_ov = split_overrides(nul + 1, rest_n, ov_buf, ov);
+    }
+    io_config cfg;
+    nn_error err;
+    int rc = io_config_parse(&cfg, "fuzz.yaml", text, text_n, ov, n_ov, &err);
+    if (rc != 0) {
+        if (err.code == 0 || cfg.path != NULL || cfg.layers != NULL) abort();
+    } else {
+        if (cfg.n_layers == 0 || !cfg.layers || !cfg.loss ||
+            !cfg.data.format || !cfg.data.train || !cfg.data.normalize)
+            abort();
+        for (size_t i = 0; i < cfg.n_layers; i++)
+            if (!cfg.layers[i].type || !cfg.layers[i].name) abort();
+        if (cfg.text_len != text_n || cfg.text[text_n] != '\0') abort();
+    }
+    io_config_free(&cfg);
+    io_config_free(&cfg); /* twice is fine, says the header */
+    free(ov_buf);
+    free(text);
+    return 0;
+}

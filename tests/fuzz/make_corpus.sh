@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Regenerate the committed seed corpora under tests/fuzz/corpus/: the binary
+# seeds and some config texts from make_corpus.c (built against the io
+# library), plus configs/*.yaml.
+# Run only when the formats change; the outputs are committed.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=build/fuzz-corpus
+make -s BUILD=$B $B/lib/libaxon_io.a $B/lib/libaxon_nn.a
+gcc -std=c11 -O1 -g -Wall -Wextra -Werror -I. -D_POSIX_C_SOURCE=200809L \
+    tests/fuzz/make_corpus.c $B/lib/libaxon_io.a $B/lib/libaxon_nn.a \
+    -lz -lm -o $B/make_corpus
+C=tests/fuzz/corpus
+rm -rf $C && mkdir -p $C/config $C/idx $C/csv $C/ckpt
+$B/make_corpus $C
+for f in configs/*.yaml; do cp "$f" "$C/config/$(basename "$f")"; done
+du -sh $C

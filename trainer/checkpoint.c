@@ -1,0 +1,201 @@
+/* trainer/checkpoint.c - saving and restoring a run's state.
+ *
+ * Rank 0 writes <dir>/step-NNNNNNNN.ckpt through io_ckpt_write (temp file,
+ * fsync, rename, directory fsync), then points the symlink <dir>/last.ckpt
+ * at it (made under a temporary name and renamed, so it is never missing
+ * or dangling), then removes all but the newest keep_last. Loading: rank 0
+ * reads and validates the whole file, every rank learns the verdict, and
+ * only then is the state broadcast - never a partly loaded model.
+ *
+ * Random state: every generator in a run is counter-based on (seed, epoch,
+ * step, sample id), and the seed is in the saved config, so the position
+ * (epoch, step_in_epoch, global_step) restores all of it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/ckpt.h"
+#include "nn/check.h"
+#include "trainer/report.h"
+#include "trainer/session.h"
+
+#define LAST_NAME "last.ckpt"
+
+/* Point <dir>/last.ckpt at `name` atomically. */
+static int update_last(const char *dir, const char *name, nn_error *err)
+{
+    char tmp[4096], dst[4096];
+    snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, LAST_NAME, (long)getpid());
+    snprintf(dst, sizeof dst, "%s/%s", dir, LAST_NAME);
+    unlink(tmp);
+    if (symlink(name, tmp) != 0 || rename(tmp, dst) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot update: %s", dst,
+                            strerror(e));
+    }
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Remove all but the newest `keep` step-*.ckpt files (names sort by step). */
+static void prune(const char *dir, size_t keep)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (strncmp(e->d_name, "step-", 5) || len < 6 ||
+            strcmp(e->d_name + len - 5, ".ckpt"))
+            continue;
+        if (n == cap) names = nn_xrealloc(names, (cap = cap ? 2 * cap : 16) *
+                                                     sizeof *names);
+        names[n++] = nn_xstrdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (i + keep < n) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+            unlink(path);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+static int write_ckpt(tr_session *s, const char *dir)
+{
+    int e = tr_mkdirs(dir);
+    if (e)
+        return nn_error_set(&s->err, NN_EXIT_DATA,
+                            "%s: cannot create checkpoint directory: %s", dir,
+                            strerror(e));
+    char name[64], path[4096];
+    snprintf(name, sizeof name, "step-%08llu.ckpt",
+             (unsigned long long)s->global_step);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    io_ckpt c = {
+        .model_hash = nn_model_hash(s->model),
+        .config = s->cfg.text,
+        .config_len = s->cfg.text_len,
+        .world_size = (uint32_t)s->size,
+        .epoch = s->epoch,
+        .step_in_epoch = s->step_in_epoch,
+        .global_step = s->global_step,
+        .optim_kind = (uint32_t)s->optim->cfg.kind,
+        .optim_t = s->optim->t,
+        .best_metric = s->best_metric,
+        .best_epoch = s->best_epoch,
+        .bad_epochs = s->bad_epochs,
+        .n_params = s->model->n_params,
+        .params = s->model->params,
+        .n_state = s->optim->n_slots * s->optim->n,
+        .state = s->optim->state,
+    };
+    int st = io_ckpt_write(path, &c, &s->err);
+    if (!st) st = update_last(dir, name, &s->err);
+    if (!st && s->cfg.ckpt.keep_last) prune(dir, s->cfg.ckpt.keep_last);
+    return st;
+}
+
+int tr_save_checkpoint(tr_session *s, const char *tag)
+{
+    const char *dir = tag ? tag : s->cfg.ckpt.dir;
+    if (!dir) return 0;
+    int st = 0;
+    if (s->rank == 0) {
+        st = write_ckpt(s, dir);
+        if (st && !s->cfg.ckpt.stop_on_error) {
+            fprintf(stderr, "axon: warning: %s (training continues; the "
+                            "previous checkpoint is intact)\n",
+                    s->err.msg);
+            st = 0;
+        }
+    }
+    return tr_agree(s, st);
+}
+
+const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
+                              size_t cap)
+{
+    if (strcmp(arg, "auto")) return arg;
+    if (!s->cfg.ckpt.dir) return NULL;
+    snprintf(buf, cap, "%s/%s", s->cfg.ckpt.dir, LAST_NAME);
+    return access(buf, F_OK) == 0 ? buf : NULL;
+}
+
+/* Rank 0: read and check the file against the built model. */
+static int read_checked(tr_session *s, const char *path, int resume,
+                        io_ckpt *c)
+{
+    int st = io_ckpt_read(path, c, &s->err);
+    if (st) return st;
+    if (c->model_hash != nn_model_hash(s->model) ||
+        c->n_params != s->model->n_params)
+        return nn_error_set(&s->err, NN_EXIT_DATA,
+                            "%s: checkpoint is for a different model (%zu "
+                            "parameters, architecture hash %016llx; this "
+                            "config has %zu, %016llx)",
+                            path, c->n_params,
+                            (unsigned long long)c->model_hash,
+                            s->model->n_params,
+                            (unsigned long long)nn_model_hash(s->model));
+    size_t want = s->optim->n_slots * s->optim->n;
+    if (resume && (c->n_state != want ||
+                   c->optim_kind != (uint32_t)s->optim->cfg.kind))
+        return nn_error_set(&s->err, NN_EXIT_DATA,
+                            "%s: optimizer state is for '%s' (%zu values); "
+                            "this config uses '%s' (%zu values)",
+                            path, nn_optim_kind_name((nn_opt_kind)c->optim_kind),
+                            c->n_state, nn_optim_kind_name(s->optim->cfg.kind),
+                            want);
+    return 0;
+}
+
+int tr_load_checkpoint(tr_session *s, const char *path, int resume)
+{
+    io_ckpt c = {0};
+    int st = 0;
+    if (s->rank == 0) st = read_checked(s, path, resume, &c);
+    if ((st = tr_agree(s, st))) {
+        io_ckpt_free(&c);
+        return st;
+    }
+    uint64_t pos[7] = {c.epoch, c.step_in_epoch, c.global_step, c.optim_t,
+                       c.best_epoch, c.bad_epochs, 0};
+    double best = c.best_metric;
+    int bad = comm_bcast_bytes(s->comm, pos, sizeof pos, 0) ||
+              comm_bcast_bytes(s->comm, &best, sizeof best, 0);
+    if (s->rank == 0)
+        memcpy(s->model->params, c.params, c.n_params * sizeof(float));
+    bad = bad || comm_bcast_bytes(s->comm, s->model->params,
+                                  s->model->n_params * sizeof(float), 0);
+    if (resume) {
+        size_t n = s->optim->n_slots * s->optim->n;
+        if (s->rank == 0 && n) memcpy(s->optim->state, c.state, n * sizeof(float));
+        bad = bad || comm_bcast_bytes(s->comm, s->optim->state,
+                                      n * sizeof(float), 0);
+        s->epoch = pos[0];
+        s->step_in_epoch = pos[1];
+        s->global_step = pos[2];
+        s->optim->t = pos[3];
+        s->best_epoch = pos[4];
+        s->bad_epochs = pos[5];
+        s->best_metric = best;
+    }
+    io_ckpt_free(&c);
+    return bad ? NN_EXIT_OTHER : 0;
+}

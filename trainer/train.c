@@ -1,0 +1,265 @@
+/* trainer/train.c - the data-parallel training loop.
+ *
+ * One step: gather this rank's rows of the global batch, forward, loss
+ * scaled by 1/(global batch rows), backward into the gradient arena,
+ * allreduce-sum of the arena (= the global-batch mean gradient), the same
+ * optimizer update on every rank. Metrics are summed across ranks, so what
+ * rank 0 prints is the whole batch's loss, not its own shard's.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/check.h"
+#include "trainer/report.h"
+#include "trainer/session.h"
+
+/* Learning rate at the current step (constant for now). */
+static double current_lr(const tr_session *s)
+{
+    return s->cfg.train.lr;
+}
+
+static void stats_add(tr_stats *a, const tr_stats *b)
+{
+    a->loss_sum += b->loss_sum;
+    a->correct += b->correct;
+    a->count += b->count;
+}
+
+/* One optimizer step over global batch `step` of the current epoch.
+ * *st gets this step's global (all-rank) loss statistics. */
+static int train_step(tr_session *s, size_t step, tr_stats *st)
+{
+    size_t B = s->cfg.train.batch_size, global = 0;
+    size_t n = io_shard_batch(&s->shard, B, step, s->local, s->ids, &global);
+    size_t xw = s->train.x_width, yw = s->train.y_width;
+    for (size_t k = 0; k < n; k++) {
+        memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
+               xw * sizeof(float));
+        memcpy(s->by + k * yw, s->train.y + s->local[k] * yw,
+               yw * sizeof(float));
+    }
+    nn_model_zero_grad(s->model);
+    nn_loss_stats ls = {0};
+    if (n > 0) {
+        nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
+                        .step = s->global_step, .ids = s->ids};
+        const float *y = nn_model_forward(s->model, s->bx, n, &pass);
+        size_t dim = nn_shape_size(nn_model_out_shape(s->model));
+        s->loss->eval(y, s->by, n, dim, 1.0f / (float)global, s->dout, &ls);
+        nn_model_backward(s->model, s->bx, s->dout, n);
+    }
+    double sums[3] = {ls.sum, (double)ls.correct, (double)ls.counted};
+    if (comm_allreduce_sum(s->comm, s->model->grads, s->model->n_params) ||
+        comm_allreduce_sum_d(s->comm, sums, 3))
+        return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
+    st->loss_sum = sums[0];
+    st->correct = sums[1];
+    st->count = sums[2];
+    /* Every rank sees the same summed loss, so all stop at the same step. */
+    if (!isfinite(sums[0]))
+        return nn_error_set(&s->err, NN_EXIT_DIVERGED,
+                            "training diverged at step %llu (epoch %llu): "
+                            "loss is %g",
+                            (unsigned long long)s->global_step + 1,
+                            (unsigned long long)s->epoch + 1, sums[0]);
+    nn_optim_step(s->optim, s->model->params, s->model->grads,
+                  (float)current_lr(s));
+    s->global_step++;
+    return 0;
+}
+
+/* Local row indices of the validation ids this rank holds. */
+static size_t local_val_rows(const tr_session *s, size_t **out)
+{
+    size_t *rows = nn_xcalloc(s->shard.n_val + 1, sizeof *rows), n = 0;
+    for (size_t i = 0; i < s->shard.n_val; i++) {
+        size_t id = s->shard.val[i];
+        if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
+    }
+    *out = rows;
+    return n;
+}
+
+static void startup_banner(tr_session *s, size_t steps)
+{
+    if (s->rank == 0 && !s->opt->quiet) nn_model_summary(s->model, stdout);
+    tr_say(s, "data: %zu training rows, %zu validation rows%s; global batch "
+              "%zu = %zu steps/epoch\n",
+           s->shard.n_train, s->shard.n_val,
+           s->have_test ? ", test set present" : "", s->cfg.train.batch_size,
+           steps);
+}
+
+/* Train for the configured epochs from the current position. */
+static int run_epochs(tr_session *s)
+{
+    const io_train_cfg *tc = &s->cfg.train;
+    size_t steps = io_shard_steps(&s->shard, tc->batch_size);
+    size_t *val = NULL, n_val = local_val_rows(s, &val);
+    int st = 0;
+    startup_banner(s, steps);
+    for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
+        io_shard_epoch(&s->shard, s->epoch);
+        size_t rows = io_shard_max_rows(&s->shard, tc->batch_size);
+        tr_reserve(s, rows > 64 ? rows : 64);
+        tr_stats ep = {0}, win = {0};
+        double te = comm_wtime(), tw = te, rows_w = 0, rows_e = 0;
+        size_t first = s->step_in_epoch;
+        for (size_t k = first; k < steps; k++) {
+            tr_stats one = {0};
+            if ((st = tr_agree(s, train_step(s, k, &one)))) break;
+            s->step_in_epoch = k + 1;
+            stats_add(&ep, &one);
+            stats_add(&win, &one);
+            size_t g = tc->batch_size * (k + 1) <= s->shard.n_train
+                           ? tc->batch_size
+                           : s->shard.n_train - tc->batch_size * k;
+            rows_w += (double)g;
+            rows_e += (double)g;
+            size_t pe = s->cfg.log.print_every;
+            if (pe && (k + 1) % pe == 0) {
+                double now = comm_wtime();
+                double left = (double)(steps - k - 1) +
+                              (double)steps * (double)(tc->epochs - s->epoch - 1);
+                double per_step = (now - te) / (double)(k + 1 - first);
+                tr_progress(s, s->epoch + 1, tc->epochs, k + 1, steps, &win,
+                            rows_w / (now - tw), left * per_step);
+                memset(&win, 0, sizeof win);
+                rows_w = 0;
+                tw = now;
+            }
+            if (s->cfg.ckpt.every_steps &&
+                s->global_step % s->cfg.ckpt.every_steps == 0 &&
+                (st = tr_save_checkpoint(s, NULL)))
+                break;
+            if (tc->max_steps && s->global_step >= tc->max_steps) break;
+        }
+        if (st || s->step_in_epoch < steps) break; /* error, or max_steps */
+        double dt = comm_wtime() - te;
+        tr_epoch_report r = {.epoch = s->epoch + 1, .step = s->global_step,
+                             .lr = current_lr(s), .train = ep,
+                             .samples_per_sec = rows_e / dt,
+                             .elapsed = comm_wtime() - s->t0};
+        if (s->shard.n_val &&
+            (st = tr_evaluate(s, &s->train, val, n_val, &r.val)))
+            break;
+        char vbuf[96] = "";
+        if (r.val.count > 0) {
+            double va = tr_accuracy(s, &r.val);
+            snprintf(vbuf, sizeof vbuf, "  val loss %.4f", tr_mean_loss(&r.val));
+            if (va >= 0)
+                snprintf(vbuf + strlen(vbuf), sizeof vbuf - strlen(vbuf),
+                         "  val acc %.2f%%", 100 * va);
+        }
+        double ta = tr_accuracy(s, &ep);
+        char tbuf[32] = "";
+        if (ta >= 0) snprintf(tbuf, sizeof tbuf, "  acc %.2f%%", 100 * ta);
+        /* Long runs of tiny epochs (linear regression) print ~50 lines. */
+        uint64_t every = tc->epochs > 100 ? tc->epochs / 50 : 1;
+        if (r.epoch % every == 0 || r.epoch == 1)
+        tr_say(s, "epoch %llu/%llu done: loss %.4f%s%s  %.0f samples/s  %.1fs\n",
+               (unsigned long long)r.epoch, (unsigned long long)tc->epochs,
+               tr_mean_loss(&ep), tbuf, vbuf, r.samples_per_sec, dt);
+        tr_metrics_epoch(s, &r);
+        int stop = tc->max_steps && s->global_step >= tc->max_steps;
+        int last = s->epoch + 1 == tc->epochs || stop;
+        if (!last && s->cfg.ckpt.every_epochs &&
+            (s->epoch + 1) % s->cfg.ckpt.every_epochs == 0) {
+            /* The epoch is complete: save the position as the next one's
+             * start, so a resume does not repeat it. */
+            s->epoch++;
+            s->step_in_epoch = 0;
+            st = tr_save_checkpoint(s, NULL);
+            s->epoch--;
+            if (st) break;
+        }
+        if (stop) { /* max_steps reached exactly at the epoch's end */
+            s->epoch++;
+            s->step_in_epoch = 0;
+            break;
+        }
+    }
+    free(val);
+    return st;
+}
+
+static int final_report(tr_session *s)
+{
+    tr_stats t = {0};
+    const io_dataset *d = s->have_test ? &s->test : NULL;
+    if (!d) return 0;
+    int st = tr_evaluate_all(s, d, &t);
+    if (st) return st;
+    double acc = tr_accuracy(s, &t);
+    if (acc >= 0)
+        tr_say(s, "test: loss %.4f  accuracy %.2f%% (%.0f samples)\n",
+               tr_mean_loss(&t), 100 * acc, t.count);
+    else
+        tr_say(s, "test: loss %.6g (%.0f samples)\n", tr_mean_loss(&t),
+               t.count);
+    tr_metrics_final(s, "test", &t);
+    return 0;
+}
+
+/* For a single linear unit, print the learned line/plane. */
+static void print_linear(tr_session *s)
+{
+    nn_model *m = s->model;
+    if (m->n_layers != 1 || strcmp(m->layers[0].ops->type, "dense") ||
+        nn_shape_size(m->layers[0].out) != 1 || m->layers[0].n_views != 2)
+        return;
+    const nn_layer *l = &m->layers[0];
+    size_t d = nn_shape_size(l->in);
+    const float *w = nn_layer_tensor(l, 0), *b = nn_layer_tensor(l, 1);
+    tr_say(s, "learned: y =");
+    for (size_t j = 0; j < d; j++)
+        tr_say(s, " %s%.6g*x%zu", j ? "+ " : "", (double)w[j], j + 1);
+    tr_say(s, " + %.6g\n", (double)b[0]);
+}
+
+int tr_cmd_train(tr_session *s)
+{
+    int st = 0;
+    int resumed = 0;
+    if (s->opt->resume) {
+        char buf[4096];
+        const char *path = tr_resolve_resume(s, s->opt->resume, buf, sizeof buf);
+        if (path) {
+            if ((st = tr_load_checkpoint(s, path, 1))) return st;
+            resumed = 1;
+            tr_say(s, "resumed from %s at epoch %llu step %llu (global step "
+                      "%llu)\n",
+                   path, (unsigned long long)s->epoch + 1,
+                   (unsigned long long)s->step_in_epoch,
+                   (unsigned long long)s->global_step);
+        } else {
+            tr_say(s, "no checkpoint to resume from; starting fresh\n");
+        }
+    }
+    if ((st = tr_agree(s, tr_metrics_open(s, resumed)))) return st;
+    s->t0 = comm_wtime();
+    if ((st = run_epochs(s))) return st;
+    print_linear(s);
+    if ((st = final_report(s))) return st;
+    if (s->cfg.ckpt.dir && (st = tr_save_checkpoint(s, NULL))) return st;
+    tr_say(s, "done: %llu steps in %.1fs\n", (unsigned long long)s->global_step,
+           comm_wtime() - s->t0);
+    return 0;
+}
+
+int tr_cmd_eval(tr_session *s)
+{
+    int st = tr_load_checkpoint(s, s->opt->checkpoint, 0);
+    if (st) return st;
+    tr_reserve(s, 256);
+    const io_dataset *d = s->have_test ? &s->test : &s->train;
+    tr_stats t = {0};
+    if ((st = tr_evaluate_all(s, d, &t))) return st;
+    double acc = tr_accuracy(s, &t);
+    tr_say(s, "%s: %.0f samples  loss %.6g", d->name, t.count, tr_mean_loss(&t));
+    if (acc >= 0) tr_say(s, "  accuracy %.2f%%", 100 * acc);
+    tr_say(s, "\n");
+    return 0;
+}
