@@ -118,3 +118,9 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# A real one-node SLURM cluster in a temp dir runs the slurm/ batch scripts.
+.PHONY: slurm-test
+slurm-test: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bash scripts/slurm-test.sh

@@ -166,6 +166,7 @@ int tr_build_model(tr_session *s)
         return NN_EXIT_OTHER;
     s->optim = nn_optim_create(&s->cfg.optim, s->model->n_params,
                                s->model->segs, s->model->n_segs);
+    tr_gradsync_plan(&s->sync, s->model);
     return 0;
 }
 
@@ -196,6 +197,7 @@ void tr_session_free(tr_session *s)
     free(s->local);
     free(s->ids);
     if (s->optim) nn_optim_destroy(s->optim);
+    tr_gradsync_free(&s->sync);
     if (s->model) nn_model_destroy(s->model);
     io_shard_free(&s->shard);
     io_dataset_free(&s->train);

@@ -17,6 +17,7 @@
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "nn/optim.h"
+#include "trainer/gradsync.h"
 
 typedef struct tr_options {
     const char *command;   /* "train", "eval", "lstsq" */
@@ -47,6 +48,7 @@ typedef struct tr_session {
     io_shard shard;             /* train/val split and epoch order */
     nn_model *model;
     nn_optim *optim;
+    tr_gradsync sync;           /* which gradients travel */
     /* step buffers, sized outside the step */
     size_t cap;
     float *bx, *by, *dout;

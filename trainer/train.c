@@ -51,7 +51,7 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
         nn_model_backward(s->model, s->bx, s->dout, n);
     }
     double sums[3] = {ls.sum, (double)ls.correct, (double)ls.counted};
-    if (comm_allreduce_sum(s->comm, s->model->grads, s->model->n_params) ||
+    if (tr_gradsync_run(&s->sync, s->comm, s->model) ||
         comm_allreduce_sum_d(s->comm, sums, 3))
         return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
     st->loss_sum = sums[0];

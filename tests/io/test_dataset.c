@@ -519,6 +519,14 @@ static void test_csv_header_skip_crlf(void)
     CU_ASSERT_EQUAL(cols, 3);
     for (size_t i = 0; i < 6; i++) CU_ASSERT_EQUAL(v[i], (float)(i + 1));
     free(v);
+    /* A UTF-8 byte-order mark before the header is not part of it. */
+    p = tmp_path("bom.csv");
+    write_text(p, "\xEF\xBB\xBF" "1.5,2\n3,4\n", 0);
+    CU_ASSERT_EQUAL_FATAL(csv_read(p, 0, 0, &rows, &cols, &v, &err), 0);
+    CU_ASSERT_EQUAL(rows, 2);
+    CU_ASSERT_EQUAL(v[0], 1.5f);
+    free(v);
+    p = tmp_path("h.csv");
     /* Without skipping, the comment line is the header (1 column) and the
      * count line a ragged row. */
     int rc = csv_read(p, 0, 1, &rows, &cols, &v, &err);
@@ -657,6 +665,21 @@ static void test_load_csv_targets(void)
         CU_ASSERT_EQUAL(d.x[4 * i + 3], (float)(10 * i + 3));
     }
     check_concat(&cfg, IO_SPLIT_TRAIN, &d);
+    io_dataset_free(&d);
+
+    /* -1 with 2 targets: the last two columns. */
+    cfg = csv_cfg(p, -1, 2);
+    cfg.header = 1;
+    CU_ASSERT_EQUAL_FATAL(io_dataset_load(&d, &cfg, IO_SPLIT_TRAIN, 2, 3,
+                                          &err), 0);
+    CU_ASSERT_EQUAL(d.x_width, 3);
+    CU_ASSERT_EQUAL(d.y_width, 2);
+    for (size_t i = 0; i < 3; i++) {
+        float r = (float)(10 * (i + 6));
+        CU_ASSERT_EQUAL(d.x[3 * i + 2], r + 2);
+        CU_ASSERT_EQUAL(d.y[2 * i + 0], r + 3);
+        CU_ASSERT_EQUAL(d.y[2 * i + 1], r + 4);
+    }
     io_dataset_free(&d);
 
     /* Targets that do not fit the table. */
