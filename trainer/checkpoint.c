@@ -20,6 +20,7 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
+#include "trainer/meta.h"
 #include "trainer/report.h"
 #include "trainer/session.h"
 
@@ -105,7 +106,17 @@ static int write_ckpt(tr_session *s, const char *dir)
         .n_state = s->optim->n_slots * s->optim->n,
         .state = s->optim->state,
     };
+    tr_meta meta = {0};
+    tr_meta_put_shape(&meta, s->model->in);
+    if (s->norm_mean) {
+        size_t w = s->train.x_width * sizeof(double);
+        tr_meta_put(&meta, "norm_mean", s->norm_mean, w);
+        tr_meta_put(&meta, "norm_std", s->norm_std, w);
+    }
+    c.extra = meta.buf;
+    c.extra_len = meta.len;
     int st = io_ckpt_write(path, &c, &s->err);
+    tr_meta_free(&meta);
     if (!st) st = update_last(dir, name, &s->err);
     if (!st && s->cfg.ckpt.keep_last) prune(dir, s->cfg.ckpt.keep_last);
     return st;

@@ -22,13 +22,17 @@ static const char *usage =
     "  eval CONFIG      loss and accuracy of a checkpoint on the test set\n"
     "                   (the training file if the config names no test set)\n"
     "  lstsq CONFIG     closed-form least squares (one dense layer, loss mse)\n"
+    "  predict --checkpoint PATH INPUT [--out FILE]\n"
+    "                   predictions for a file of inputs (IDX or CSV, as the\n"
+    "                   model was trained on), as CSV; needs no config\n"
     "\n"
     "options:\n"
     "  --set KEY=VALUE  override a config value, e.g. --set training.epochs=3\n"
     "                   or --set model.layers.0.units=64 (repeatable)\n"
     "  --resume PATH    continue training from a checkpoint; 'auto' takes\n"
     "                   <checkpoint.dir>/last.ckpt if it exists\n"
-    "  --checkpoint PATH  the checkpoint eval reads\n"
+    "  --checkpoint PATH  the checkpoint eval and predict read\n"
+    "  --out FILE       where predict writes (default: standard output)\n"
     "  --quiet          no progress output\n"
     "  -h, --help       this text;  --version  the version\n"
     "\n"
@@ -58,6 +62,8 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
             o->resume = argv[++i];
         } else if (!strcmp(a, "--checkpoint") && has_next) {
             o->checkpoint = argv[++i];
+        } else if (!strcmp(a, "--out") && has_next) {
+            o->out = argv[++i];
         } else if (!strcmp(a, "--quiet")) {
             o->quiet = 1;
         } else if (a[0] == '-' ) {
@@ -65,19 +71,22 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
             return 2;
         } else if (!o->command) {
             o->command = a;
-        } else if (!o->config) {
-            o->config = a;
+        } else if (!o->config && !o->input) {
+            if (!strcmp(o->command, "predict")) o->input = a;
+            else o->config = a;
         } else {
             if (rank == 0) fprintf(stderr, "axon: unexpected argument '%s'\n", a);
             return 2;
         }
     }
-    const char *cmds[] = {"train", "eval", "lstsq"};
-    int known = 0;
-    for (size_t i = 0; o->command && i < 3; i++) known |= !strcmp(o->command, cmds[i]);
+    const char *cmds[] = {"train", "eval", "lstsq", "predict"};
+    int known = 0, predict = o->command && !strcmp(o->command, "predict");
+    for (size_t i = 0; o->command && i < 4; i++) known |= !strcmp(o->command, cmds[i]);
     const char *why = !o->command ? "missing COMMAND"
                       : !known    ? "unknown COMMAND"
-                      : !o->config ? "missing CONFIG"
+                      : predict && !o->input ? "predict needs INPUT"
+                      : predict && !o->checkpoint ? "predict needs --checkpoint PATH"
+                      : !predict && !o->config ? "missing CONFIG"
                       : (!strcmp(o->command, "eval") && !o->checkpoint)
                           ? "eval needs --checkpoint PATH"
                       : (o->resume && strcmp(o->command, "train"))
@@ -110,6 +119,7 @@ static int set_threads(comm_ctx *c)
 static int run(tr_session *s)
 {
     int st;
+    if (!strcmp(s->opt->command, "predict")) return tr_cmd_predict(s);
     if ((st = tr_load_config(s))) return st;
     if ((st = tr_load_data(s))) return st;
     if ((st = tr_build_model(s))) return st;
@@ -143,12 +153,14 @@ int main(int argc, char **argv)
         comm_finalize(c);
         return st;
     }
+    /* predictions on standard output must be the only thing there */
+    if (o.input && !o.out) o.quiet = 1;
     int threads = set_threads(c);
     tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
                     .opt = &o};
     tr_say(&s, "axon %s: %s %s on %d rank%s, %d node%s (%d per node), %d "
                "BLAS thread%s per rank\n",
-           AXON_VERSION, o.command, o.config, s.size, s.size == 1 ? "" : "s",
+           AXON_VERSION, o.command, o.config ? o.config : o.input, s.size, s.size == 1 ? "" : "s",
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
            comm_local_size(c), threads, threads == 1 ? "" : "s");
     st = run(&s);

@@ -88,7 +88,9 @@ static int standardize(tr_session *s)
     }
     io_dataset_standardize(&s->train, m, q);
     if (s->have_test) io_dataset_standardize(&s->test, m, q);
-    free(m);
+    /* Kept for checkpoints, so predict can normalise new inputs alike. */
+    s->norm_mean = m;
+    s->norm_std = q;
     return 0;
 }
 
@@ -200,6 +202,7 @@ void tr_session_free(tr_session *s)
     tr_gradsync_free(&s->sync);
     if (s->model) nn_model_destroy(s->model);
     io_shard_free(&s->shard);
+    free(s->norm_mean); /* norm_std lives in the same block */
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
     io_config_free(&s->cfg);

@@ -25,7 +25,9 @@ typedef struct tr_options {
     char **sets;           /* --set KEY=VALUE, n_sets of them */
     size_t n_sets;
     const char *resume;    /* --resume PATH|auto, or NULL */
-    const char *checkpoint;/* --checkpoint PATH (eval) */
+    const char *checkpoint;/* --checkpoint PATH (eval, predict) */
+    const char *input;     /* predict: the file of inputs */
+    const char *out;       /* predict: --out FILE (default stdout) */
     int quiet;
 } tr_options;
 
@@ -45,6 +47,8 @@ typedef struct tr_session {
     const nn_loss_ops *loss;
     io_dataset train, test;     /* this rank's shards (test may be empty) */
     int have_test;
+    double *norm_mean;          /* standardize: per-feature mean and std */
+    double *norm_std;           /* (NULL when not standardizing) */
     io_shard shard;             /* train/val split and epoch order */
     nn_model *model;
     nn_optim *optim;
@@ -97,5 +101,7 @@ const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
 int tr_cmd_train(tr_session *s);
 int tr_cmd_eval(tr_session *s);
 int tr_cmd_lstsq(tr_session *s);
+/* predict runs its own set-up from the checkpoint (no config, no data). */
+int tr_cmd_predict(tr_session *s);
 
 #endif

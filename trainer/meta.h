@@ -1,0 +1,35 @@
+/* trainer/meta.h - what a checkpoint's "extra" blob carries beyond the
+ * arenas: everything needed to use the model without the training data.
+ *
+ * The blob is a list of records: u32 tag length, tag bytes, u64 value
+ * length, value bytes (little-endian). Tags written by the trainer:
+ *   "input_shape"  u64 ndim, then ndim u64 dims   (the model's input)
+ *   "norm_mean"    f64 per input feature          (data.normalize: standardize)
+ *   "norm_std"     f64 per input feature
+ * Unknown tags are ignored by readers, so new ones can be added freely.
+ */
+#ifndef TRAINER_META_H
+#define TRAINER_META_H
+
+#include <stddef.h>
+
+#include "nn/layer.h"
+
+typedef struct tr_meta {
+    char *buf;
+    size_t len, cap;
+} tr_meta;
+
+/* Append one record (value copied). */
+void tr_meta_put(tr_meta *m, const char *tag, const void *val, size_t len);
+/* Find a record; returns 1 and sets *val and *vlen (borrowed), or 0.
+ * Malformed blobs (lengths beyond the end) return 0. */
+int tr_meta_get(const char *buf, size_t len, const char *tag,
+                const void **val, size_t *vlen);
+void tr_meta_free(tr_meta *m);
+
+void tr_meta_put_shape(tr_meta *m, nn_shape s);
+/* 0 on success, 1 if absent or malformed. */
+int tr_meta_get_shape(const char *buf, size_t len, nn_shape *s);
+
+#endif

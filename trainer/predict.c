@@ -1,0 +1,193 @@
+/* trainer/predict.c - `axon predict --checkpoint PATH INPUT [--out FILE]`:
+ * predictions for a file of inputs from a checkpoint alone. The model is
+ * rebuilt from the config text stored in the checkpoint, the input shape
+ * and normalisation statistics from its extra records; no training data
+ * is read. Runs on rank 0 (other ranks of an mpirun have nothing to do).
+ *
+ * Output, CSV with a header: for cross_entropy "row,class,p0,..,pK-1"
+ * (softmax probabilities); for bce "row,p0,.." (sigmoid); for mse
+ * "row,y0,..". Rows are numbered from 0 in input order. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/ckpt.h"
+#include "nn/check.h"
+#include "trainer/meta.h"
+#include "trainer/session.h"
+
+/* Drop the configured target columns of a CSV table that has them. */
+static int csv_features(tr_session *s, float *tab, size_t rows, size_t cols,
+                        size_t xw, float **x)
+{
+    const io_data_cfg *d = &s->cfg.data;
+    if (cols == xw) {
+        *x = tab;
+        return 0;
+    }
+    size_t k = d->targets;
+    if (cols != xw + k)
+        return nn_error_set(&s->err, NN_EXIT_DATA,
+                            "%s: %zu columns; the model takes %zu features "
+                            "(or %zu columns with the %zu target column(s))",
+                            s->opt->input, cols, xw, xw + k, k);
+    size_t t0 = d->target_column < 0 ? cols - k : (size_t)d->target_column;
+    float *out = nn_xalloc_floats(rows * xw);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0, o = 0; j < cols; j++)
+            if (j < t0 || j >= t0 + k) out[i * xw + o++] = tab[i * cols + j];
+    free(tab);
+    *x = out;
+    return 0;
+}
+
+/* Read INPUT as rows of the model's input width into *x. */
+static int read_inputs(tr_session *s, size_t xw, float **x, size_t *rows)
+{
+    const io_data_cfg *d = &s->cfg.data;
+    if (!strcmp(d->format, "idx")) {
+        nn_shape shape;
+        int st = io_idx_read(s->opt->input, 0, (size_t)-1, rows, &shape, x,
+                             &s->err);
+        if (!st && nn_shape_size(shape) != xw)
+            st = nn_error_set(&s->err, NN_EXIT_DATA,
+                              "%s: samples of %zu values; the model takes %zu",
+                              s->opt->input, nn_shape_size(shape), xw);
+        return st;
+    }
+    float *tab = NULL;
+    size_t cols = 0;
+    int st = io_csv_read(s->opt->input, d->skip_rows, d->header, rows, &cols,
+                         &tab, &s->err);
+    return st ? st : csv_features(s, tab, *rows, cols, xw, x);
+}
+
+static int normalise(tr_session *s, const io_ckpt *c, float *x, size_t rows,
+                     size_t xw)
+{
+    const io_data_cfg *d = &s->cfg.data;
+    if (!strcmp(d->normalize, "scale")) {
+        for (size_t i = 0; i < rows * xw; i++) x[i] *= (float)d->scale;
+    } else if (!strcmp(d->normalize, "standardize")) {
+        const void *mp, *sp;
+        size_t ml, sl;
+        if (!tr_meta_get(c->extra, c->extra_len, "norm_mean", &mp, &ml) ||
+            !tr_meta_get(c->extra, c->extra_len, "norm_std", &sp, &sl) ||
+            ml != xw * sizeof(double) || sl != ml)
+            return nn_error_set(&s->err, NN_EXIT_DATA,
+                                "%s: no normalisation statistics for %zu "
+                                "features in the checkpoint",
+                                s->opt->checkpoint, xw);
+        const double *m = mp, *sd = sp;
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < xw; j++) {
+                double v = (x[i * xw + j] - m[j]) / (sd[j] > 1e-12 ? sd[j] : 1);
+                x[i * xw + j] = (float)v;
+            }
+    }
+    return 0;
+}
+
+static void write_header(FILE *f, const tr_session *s, size_t dim)
+{
+    int ce = !strcmp(s->loss->name, "cross_entropy");
+    fprintf(f, "row%s", ce ? ",class" : "");
+    for (size_t j = 0; j < dim; j++)
+        fprintf(f, ",%s%zu", strcmp(s->loss->name, "mse") ? "p" : "y", j);
+    fputc('\n', f);
+}
+
+/* Forward every row in chunks; write one CSV line per row. */
+static int write_predictions(tr_session *s, const float *x, size_t rows,
+                             size_t xw, FILE *f)
+{
+    size_t dim = nn_shape_size(nn_model_out_shape(s->model)), chunk = 256;
+    int ce = !strcmp(s->loss->name, "cross_entropy");
+    int bce = !strcmp(s->loss->name, "bce");
+    float *p = nn_xalloc_floats(chunk * dim);
+    nn_pass pass = {.training = 0, .seed = s->cfg.train.seed};
+    nn_model_reserve(s->model, chunk);
+    write_header(f, s, dim);
+    for (size_t at = 0; at < rows; at += chunk) {
+        size_t n = rows - at < chunk ? rows - at : chunk;
+        const float *y = nn_model_forward(s->model, x + at * xw, n, &pass);
+        if (ce) nn_softmax_rows(y, p, n, dim);
+        else memcpy(p, y, n * dim * sizeof *p);
+        for (size_t i = 0; i < n; i++) {
+            float *r = p + i * dim;
+            fprintf(f, "%zu", at + i);
+            if (ce) {
+                size_t best = 0;
+                for (size_t j = 1; j < dim; j++) if (r[j] > r[best]) best = j;
+                fprintf(f, ",%zu", best);
+            }
+            for (size_t j = 0; j < dim; j++)
+                fprintf(f, ",%.6g", bce ? 1 / (1 + exp(-(double)r[j])) : (double)r[j]);
+            fputc('\n', f);
+        }
+    }
+    free(p);
+    return ferror(f) ? nn_error_set(&s->err, NN_EXIT_DATA, "%s: write failed",
+                                    s->opt->out ? s->opt->out : "stdout")
+                     : 0;
+}
+
+/* Rank 0's whole job. */
+static int predict(tr_session *s)
+{
+    io_ckpt c = {0};
+    float *x = NULL;
+    size_t rows = 0;
+    nn_shape in;
+    char label[4096];
+    FILE *f = NULL;
+    int st = io_ckpt_read(s->opt->checkpoint, &c, &s->err);
+    if (st) goto done;
+    snprintf(label, sizeof label, "%s (stored config)", s->opt->checkpoint);
+    if ((st = io_config_parse(&s->cfg, label, c.config, c.config_len, NULL, 0,
+                              &s->err)))
+        goto done;
+    s->loss = nn_loss_find(s->cfg.loss);
+    if (!s->loss || tr_meta_get_shape(c.extra, c.extra_len, &in)) {
+        st = nn_error_set(&s->err, NN_EXIT_DATA,
+                          "%s: checkpoint lacks the loss or input shape",
+                          s->opt->checkpoint);
+        goto done;
+    }
+    if ((st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers, in,
+                              &s->err)))
+        goto done;
+    if (nn_model_hash(s->model) != c.model_hash || s->model->n_params != c.n_params) {
+        st = nn_error_set(&s->err, NN_EXIT_DATA,
+                          "%s: parameters do not match the stored model",
+                          s->opt->checkpoint);
+        goto done;
+    }
+    memcpy(s->model->params, c.params, c.n_params * sizeof(float));
+    size_t xw = nn_shape_size(in);
+    if ((st = read_inputs(s, xw, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))
+        goto done;
+    f = s->opt->out ? fopen(s->opt->out, "w") : stdout;
+    if (!f) {
+        st = nn_error_set(&s->err, NN_EXIT_DATA, "%s: cannot open: %s",
+                          s->opt->out, strerror(errno));
+        goto done;
+    }
+    st = write_predictions(s, x, rows, xw, f);
+    if (f != stdout && fclose(f) != 0 && !st)
+        st = nn_error_set(&s->err, NN_EXIT_DATA, "%s: %s", s->opt->out,
+                          strerror(errno));
+    if (!st && s->opt->out)
+        fprintf(stderr, "axon: wrote %zu predictions to %s\n", rows, s->opt->out);
+done:
+    free(x);
+    io_ckpt_free(&c);
+    return st;
+}
+
+int tr_cmd_predict(tr_session *s)
+{
+    int st = s->rank == 0 ? predict(s) : 0;
+    return tr_agree(s, st);
+}
