@@ -45,7 +45,7 @@ for t in "$BUILD"/bin/tests/comm_test_*; do
   done
 done
 if [ -z "${UNIT_ONLY:-}" ]; then
-  for t in tests/mpi/test_*.sh; do
+  for t in tests/mpi/test_*.sh tests/faults/test_*.sh; do
     [ -f "$t" ] && run "$(basename "$t" .sh)" env ASAN_OPTIONS=detect_leaks=0 bash "$t"
   done
 fi

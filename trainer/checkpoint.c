@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,13 @@ static void prune(const char *dir, size_t keep)
 
 static int write_ckpt(tr_session *s, const char *dir)
 {
+    /* Never replace a good checkpoint with a diverged model. */
+    for (size_t i = 0; i < s->model->n_params; i++)
+        if (!isfinite(s->model->params[i]))
+            return nn_error_set(&s->err, NN_EXIT_DIVERGED,
+                                "%s: not writing a checkpoint: parameter %zu "
+                                "is not finite",
+                                dir, i);
     int e = tr_mkdirs(dir);
     if (e)
         return nn_error_set(&s->err, NN_EXIT_DATA,

@@ -7,6 +7,8 @@
  * rank 0 prints is the whole batch's loss, not its own shard's.
  */
 #include <math.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +29,66 @@ static void stats_add(tr_stats *a, const tr_stats *b)
     a->count += b->count;
 }
 
+/* Set by SIGINT/SIGTERM/SIGUSR1; acted on collectively at a step's end. */
+static volatile sig_atomic_t g_stop_signal;
+
+static void on_signal(int sig)
+{
+    g_stop_signal = sig;
+}
+
+static void install_signals(int on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* Testing hook: AXON_INJECT_NAN=STEP:RANK makes RANK's loss gradient NaN
+ * at global step STEP (1-based), to exercise divergence handling. */
+static int inject_nan(const tr_session *s)
+{
+    const char *e = getenv("AXON_INJECT_NAN");
+    unsigned long long step;
+    int rank;
+    return e && sscanf(e, "%llu:%d", &step, &rank) == 2 &&
+           step == s->global_step + 1 && rank == s->rank;
+}
+
+/* After a non-finite global loss: name every rank whose own loss was not
+ * finite (collective; every rank calls it at the same step). */
+static int diverged(tr_session *s, int local_bad, double loss)
+{
+    double *bad = nn_xcalloc((size_t)s->size, sizeof *bad);
+    bad[s->rank] = local_bad;
+    comm_allreduce_sum_d(s->comm, bad, (size_t)s->size);
+    char list[256] = "";
+    size_t len = 0;
+    for (int r = 0; r < s->size && len + 16 < sizeof list; r++)
+        if (bad[r] > 0)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%d",
+                                    len ? ", " : "", r);
+    free(bad);
+    nn_error_set(&s->err, NN_EXIT_DIVERGED,
+                 "training diverged at step %llu (epoch %llu): loss is %g "
+                 "on rank(s) %s; no update was applied",
+                 (unsigned long long)s->global_step + 1,
+                 (unsigned long long)s->epoch + 1, loss,
+                 len ? list : "(none alone; the sum overflowed)");
+    /* Every rank knows; only rank 0 reports it. */
+    if (s->rank == 0) fprintf(stderr, "axon: error: %s\n", s->err.msg);
+    return NN_EXIT_DIVERGED;
+}
+
 /* One optimizer step over global batch `step` of the current epoch.
- * *st gets this step's global (all-rank) loss statistics. */
+ * *st gets this step's global (all-rank) loss statistics. Returns 0,
+ * TR_STOP when a signal asked every rank to stop after this step, or an
+ * error code (the same on every rank). */
+#define TR_STOP (-1)
 static int train_step(tr_session *s, size_t step, tr_stats *st)
 {
     size_t B = s->cfg.train.batch_size, global = 0;
@@ -48,26 +108,28 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
         const float *y = nn_model_forward(s->model, s->bx, n, &pass);
         size_t dim = nn_shape_size(nn_model_out_shape(s->model));
         s->loss->eval(y, s->by, n, dim, 1.0f / (float)global, s->dout, &ls);
+        if (inject_nan(s)) {
+            ls.sum = NAN;
+            s->dout[0] = NAN;
+        }
         nn_model_backward(s->model, s->bx, s->dout, n);
     }
-    double sums[3] = {ls.sum, (double)ls.correct, (double)ls.counted};
+    /* One small allreduce carries the loss statistics and the stop flag. */
+    double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted,
+                      g_stop_signal ? 1.0 : 0.0};
     if (tr_gradsync_run(&s->sync, s->comm, s->model) ||
-        comm_allreduce_sum_d(s->comm, sums, 3))
+        comm_allreduce_sum_d(s->comm, sums, 4))
         return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
     st->loss_sum = sums[0];
     st->correct = sums[1];
     st->count = sums[2];
-    /* Every rank sees the same summed loss, so all stop at the same step. */
-    if (!isfinite(sums[0]))
-        return nn_error_set(&s->err, NN_EXIT_DIVERGED,
-                            "training diverged at step %llu (epoch %llu): "
-                            "loss is %g",
-                            (unsigned long long)s->global_step + 1,
-                            (unsigned long long)s->epoch + 1, sums[0]);
+    /* Every rank sees the same summed loss, so all stop at the same step,
+     * before the update, leaving the parameters as they were. */
+    if (!isfinite(sums[0])) return diverged(s, !isfinite(ls.sum), sums[0]);
     nn_optim_step(s->optim, s->model->params, s->model->grads,
                   (float)current_lr(s));
     s->global_step++;
-    return 0;
+    return sums[3] > 0 ? TR_STOP : 0;
 }
 
 /* Local row indices of the validation ids this rank holds. */
@@ -109,7 +171,13 @@ static int run_epochs(tr_session *s)
         size_t first = s->step_in_epoch;
         for (size_t k = first; k < steps; k++) {
             tr_stats one = {0};
-            if ((st = tr_agree(s, train_step(s, k, &one)))) break;
+            st = train_step(s, k, &one);
+            if (st == NN_EXIT_DIVERGED) break; /* decided collectively */
+            if (st == TR_STOP) {
+                s->step_in_epoch = k + 1;
+                break;
+            }
+            if ((st = tr_agree(s, st))) break;
             s->step_in_epoch = k + 1;
             stats_add(&ep, &one);
             stats_add(&win, &one);
@@ -136,7 +204,7 @@ static int run_epochs(tr_session *s)
                 break;
             if (tc->max_steps && s->global_step >= tc->max_steps) break;
         }
-        if (st || s->step_in_epoch < steps) break; /* error, or max_steps */
+        if (st || s->step_in_epoch < steps) break; /* error, stop, max_steps */
         double dt = comm_wtime() - te;
         tr_epoch_report r = {.epoch = s->epoch + 1, .step = s->global_step,
                              .lr = current_lr(s), .train = ep,
@@ -240,7 +308,22 @@ int tr_cmd_train(tr_session *s)
     }
     if ((st = tr_agree(s, tr_metrics_open(s, resumed)))) return st;
     s->t0 = comm_wtime();
-    if ((st = run_epochs(s))) return st;
+    install_signals(1);
+    st = run_epochs(s);
+    install_signals(0);
+    if (st == TR_STOP) {
+        /* A signal (e.g. SLURM's SIGTERM before the time limit): keep the
+         * work done so far and leave so the job can be resumed. */
+        if (s->cfg.ckpt.dir && (st = tr_save_checkpoint(s, NULL))) return st;
+        if (s->rank == 0)
+            fprintf(stderr, "axon: stopping on signal after step %llu: %s\n",
+                    (unsigned long long)s->global_step,
+                    s->cfg.ckpt.dir ? "checkpoint saved; resume with "
+                                      "--resume auto"
+                                    : "no checkpoint.dir, nothing saved");
+        return NN_EXIT_OTHER;
+    }
+    if (st) return st;
     print_linear(s);
     if ((st = final_report(s))) return st;
     if (s->cfg.ckpt.dir && (st = tr_save_checkpoint(s, NULL))) return st;

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Promise 7: SIGTERM (what SLURM sends before a time limit) to the ranks
+# makes rank 0 write a final checkpoint and every rank exit; the run then
+# resumes and ends with the same parameters as an uninterrupted run.
+source "$(dirname "$0")/../mpi/lib.sh"
+c=(--quiet --set data.limit=6000 --set training.epochs=30
+   --set checkpoint.every_epochs=0 --set logging.print_every=0)
+axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/full" >/dev/null
+axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/sig" \
+  > "$WORK/out" 2>&1 &
+pid=$!
+# wait until both ranks are training, then signal them (not mpirun)
+for _ in $(seq 100); do
+  n="$(pgrep -f "^$AXON train.*$WORK/sig" | wc -l || true)"
+  [ "$n" -ge 2 ] && break; sleep 0.1
+done
+sleep 1
+pkill -TERM -f "^$AXON train.*$WORK/sig" || fail "no axon process to signal"
+t0=$SECONDS; rc=0; wait $pid || rc=$?
+cat "$WORK/out" | grep -v '^\s*$' | head
+[ $((SECONDS - t0)) -lt 30 ] || fail "took $((SECONDS - t0))s to stop"
+grep -q "stopping on signal" "$WORK/out" || fail "no stop message (exit $rc)"
+[ -L "$WORK/sig/last.ckpt" ] || fail "no checkpoint written on signal"
+ok "SIGTERM: stopped (exit $rc) with a checkpoint"
+axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/sig" --resume auto >/dev/null \
+  || fail "resume after signal"
+"$CMP" "$WORK/full/last.ckpt" "$WORK/sig/last.ckpt" --exact || fail "resumed run differs"
+ok "resumed run is bitwise identical to the uninterrupted one"
