@@ -1,8 +1,12 @@
 /* nn/dense.c - fully connected layer: y = x W^T + b.
  *
  * YAML keys: units (required), init: xavier|he|zeros|normal (xavier),
- * bias: true|false (true). Any input shape is taken as a flat vector of
- * in = nn_shape_size(l->in) features; the output shape is [units].
+ * bias: true|false (true), time_distributed: true|false (false). Any input
+ * shape is taken as a flat vector of in = nn_shape_size(l->in) features;
+ * the output shape is [units]. With time_distributed (input of 2 or more
+ * dims, e.g. a sequence [T, F]) the layer applies to every step of the
+ * last dimension alone: in = F, the output is [T, units], and a batch of n
+ * rows is computed as n*T rows of F.
  * Parameters: weight W[out, in] row-major (decayed), then bias b[out].
  */
 #include <limits.h> /* INT_MAX */
@@ -17,6 +21,7 @@
 
 typedef struct dense_priv {
     size_t in, out;
+    size_t steps; /* rows per sample: 1, or T when time_distributed */
     int bias;
     nn_init_kind init;
 } dense_priv;
@@ -24,23 +29,34 @@ typedef struct dense_priv {
 static int dense_create(nn_layer *l, nn_spec *spec, nn_error *err)
 {
     size_t units;
-    int bias, init;
+    int bias, init, td;
     int rc = nn_spec_size(spec, "units", 1, 0, 1, (size_t)INT_MAX, &units, err);
     if (rc == 0) rc = nn_spec_enum(spec, "init", nn_init_names, NN_INIT_XAVIER,
                                    &init, err);
     if (rc == 0) rc = nn_spec_bool(spec, "bias", 0, 1, &bias, err);
+    if (rc == 0) rc = nn_spec_bool(spec, "time_distributed", 0, 0, &td, err);
     if (rc) return rc;
-    size_t in = nn_shape_size(l->in);
+    char shape[64];
+    if (td && l->in.ndim < 2)
+        return nn_spec_error(spec, "time_distributed", err, "needs an input "
+                             "of 2 or more dims such as [T, F], got %s",
+                             nn_shape_str(l->in, shape, sizeof shape));
+    size_t in = td ? l->in.dim[l->in.ndim - 1] : nn_shape_size(l->in);
     if (in > (size_t)INT_MAX)
         return nn_spec_error(spec, NULL, err, "input of %zu features is too "
                              "large for BLAS", in);
     dense_priv *p = nn_xmalloc(sizeof *p);
     p->in = in;
     p->out = units;
+    p->steps = nn_shape_size(l->in) / in;
     p->bias = bias;
     p->init = (nn_init_kind)init;
     l->priv = p;
     l->out = nn_shape_1d(units);
+    if (td) {
+        l->out = l->in;
+        l->out.dim[l->in.ndim - 1] = units;
+    }
     nn_layer_add_param(l, "weight", units * in, NN_PARAM_DECAY);
     if (bias) nn_layer_add_param(l, "bias", units, 0);
     return 0;
@@ -61,7 +77,9 @@ static void dense_forward(nn_layer *l, const float *x, float *y, size_t n,
     (void)pass;
     const dense_priv *p = l->priv;
     const float *w = l->param;
-    NN_CHECK(n <= (size_t)INT_MAX, "dense: %zu rows exceed BLAS int", n);
+    NN_CHECK(n <= (size_t)INT_MAX / p->steps, "dense: %zu rows exceed BLAS int",
+             n);
+    n *= p->steps;
     float beta = 0.0f;
     if (p->bias) {
         const float *b = l->param + l->views[1].offset;
@@ -82,7 +100,9 @@ static void dense_backward(nn_layer *l, const float *x, const float *y,
     (void)y;
     const dense_priv *p = l->priv;
     if (n == 0) return;
-    NN_CHECK(n <= (size_t)INT_MAX, "dense: %zu rows exceed BLAS int", n);
+    NN_CHECK(n <= (size_t)INT_MAX / p->steps, "dense: %zu rows exceed BLAS int",
+             n);
+    n *= p->steps;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p->out,
                 (int)p->in, (int)n, 1.0f, dy, (int)p->out, x, (int)p->in, 1.0f,
                 l->grad, (int)p->in);

@@ -20,5 +20,9 @@ extern const nn_layer_ops nn_avgpool2d_ops; /* nn/pool.c */
 extern const nn_layer_ops nn_flatten_ops;   /* nn/flatten.c */
 extern const nn_layer_ops nn_dropout_ops;   /* nn/dropout.c */
 extern const nn_layer_ops nn_batchnorm_ops; /* nn/batchnorm.c */
+extern const nn_layer_ops nn_embedding_ops; /* nn/embedding.c */
+extern const nn_layer_ops nn_rnn_ops;       /* nn/rnn.c */
+extern const nn_layer_ops nn_lstm_ops;      /* nn/lstm.c */
+extern const nn_layer_ops nn_gru_ops;       /* nn/gru.c */
 
 #endif

@@ -14,6 +14,15 @@
  *
  * A target of NN_LABEL_NONE (classification) marks an unlabelled row: it
  * adds nothing to the loss, the gradient or `counted`.
+ *
+ * Sequence losses need nothing special: for a model output of shape
+ * [T, V] per sample (e.g. a time-distributed dense after a recurrent layer
+ * with `sequences: true`) and targets [T] per sample, the caller views
+ * pred[n, T*V] as pred[n*T, V] and the targets as [n*T] (the same memory)
+ * and calls eval with n*T rows and dim = V. Padded steps get the target
+ * NN_LABEL_NONE, so they add nothing; `counted` is then the number of
+ * valid steps. The scale is the caller's choice: 1 / (global valid steps)
+ * gives the mean per step, 1 / (global rows) the mean per sequence.
  */
 #ifndef NN_LOSS_H
 #define NN_LOSS_H

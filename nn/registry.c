@@ -19,6 +19,10 @@ static const nn_layer_ops *const registry[] = {
     &nn_flatten_ops,
     &nn_dropout_ops,
     &nn_batchnorm_ops,
+    &nn_embedding_ops,
+    &nn_rnn_ops,
+    &nn_lstm_ops,
+    &nn_gru_ops,
 };
 
 #define N_REGISTRY (sizeof registry / sizeof registry[0])
