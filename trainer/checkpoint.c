@@ -121,6 +121,7 @@ static int write_ckpt(tr_session *s, const char *dir)
         tr_meta_put(&meta, "norm_mean", s->norm_mean, w);
         tr_meta_put(&meta, "norm_std", s->norm_std, w);
     }
+    if (s->vocab) tr_meta_put(&meta, "vocab", s->vocab, s->vocab_len);
     c.extra = meta.buf;
     c.extra_len = meta.len;
     int st = io_ckpt_write(path, &c, &s->err);

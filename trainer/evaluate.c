@@ -21,7 +21,6 @@ static void gather(tr_session *s, const io_dataset *d, const size_t *rows,
 int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
                 size_t n, tr_stats *out)
 {
-    size_t dim = nn_shape_size(nn_model_out_shape(s->model));
     nn_pass pass = {.training = 0, .seed = s->cfg.train.seed};
     double sums[3] = {0, 0, 0};
     size_t chunk = s->cap;
@@ -31,7 +30,8 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
         gather(s, d, rows + at, m);
         const float *y = nn_model_forward(s->model, s->bx, m, &pass);
         nn_loss_stats st = {0};
-        s->loss->eval(y, s->by, m, dim, 1.0f, NULL, &st);
+        s->loss->eval(y, s->by, m * s->loss_steps, s->loss_dim, 1.0f, NULL,
+                      &st);
         sums[0] += st.sum;
         sums[1] += (double)st.correct;
         sums[2] += (double)st.counted;

@@ -5,14 +5,17 @@
 
 #include "nn/check.h"
 
-void tr_gradsync_plan(tr_gradsync *g, const nn_model *m)
+static int synced(const nn_segment *s)
+{
+    return s->trainable && !(s->flags & NN_PARAM_BUFFER) && s->count;
+}
+
+static void plan_ranges(tr_gradsync *g, const nn_model *m)
 {
     g->ranges = nn_xcalloc(m->n_segs + 1, sizeof *g->ranges);
-    g->n_ranges = 0;
-    g->count = 0;
     for (size_t i = 0; i < m->n_segs; i++) {
         const nn_segment *s = &m->segs[i];
-        if (!s->trainable || (s->flags & NN_PARAM_BUFFER) || !s->count) continue;
+        if (!synced(s)) continue;
         tr_range *last = g->n_ranges ? &g->ranges[g->n_ranges - 1] : NULL;
         if (last && last->offset + last->count == s->offset)
             last->count += s->count; /* adjacent: one range */
@@ -22,15 +25,111 @@ void tr_gradsync_plan(tr_gradsync *g, const nn_model *m)
     }
 }
 
+/* Walk the layers last to first, growing the open bucket downwards over
+ * each synced segment (segments of a layer taken high to low) while they
+ * stay contiguous; a gap starts a new bucket, and so does a layer
+ * boundary once the open bucket holds TR_BUCKET_FLOATS. */
+static void plan_buckets(tr_gradsync *g, const nn_model *m)
+{
+    g->buckets = nn_xcalloc(m->n_segs + 1, sizeof *g->buckets);
+    tr_bucket *open = NULL;
+    for (size_t i = m->n_layers; i-- > 0;) {
+        const nn_layer *l = &m->layers[i];
+        size_t base = (size_t)(l->param - m->params);
+        for (size_t v = l->n_views; v-- > 0;) {
+            nn_segment s = {base + l->views[v].offset, l->views[v].count,
+                            l->views[v].flags, l->trainable};
+            if (!synced(&s)) continue;
+            if (!open || open->offset != s.offset + s.count) {
+                open = &g->buckets[g->n_buckets++];
+                *open = (tr_bucket){s.offset + s.count, 0, i, -1};
+            }
+            open->offset = s.offset;
+            open->count += s.count;
+            open->ready = i;
+        }
+        if (open && open->count >= TR_BUCKET_FLOATS) open = NULL;
+    }
+}
+
+void tr_gradsync_plan(tr_gradsync *g, const nn_model *m)
+{
+    *g = (tr_gradsync){0};
+    plan_ranges(g, m);
+    plan_buckets(g, m);
+}
+
 void tr_gradsync_free(tr_gradsync *g)
 {
     free(g->ranges);
-    g->ranges = NULL;
-    g->n_ranges = 0;
+    free(g->buckets);
+    *g = (tr_gradsync){0};
+}
+
+static void start_bucket(tr_gradsync *g, tr_bucket *b)
+{
+    if (comm_iallreduce_sum(g->comm, g->model->grads + b->offset, b->count,
+                            &b->req))
+        g->failed = 1;
+}
+
+/* Test the buckets in flight, oldest first, until one is not done: MPI
+ * progresses non-blocking collectives only inside MPI calls. */
+static void poll_buckets(tr_gradsync *g)
+{
+    while (g->polled < g->next) {
+        int done = 0;
+        if (comm_test(g->comm, g->buckets[g->polled].req, &done)) {
+            g->failed = 1;
+            return;
+        }
+        if (!done) return;
+        g->buckets[g->polled++].req = -1;
+    }
+}
+
+/* Backward hook: layer `layer` is finished; start every bucket it
+ * completes (buckets complete in planned order: their ready layers
+ * decrease), then progress the ones in flight. */
+static void on_layer_done(void *ctx, size_t layer)
+{
+    tr_gradsync *g = ctx;
+    if (g->failed) return;
+    while (g->next < g->n_buckets && g->buckets[g->next].ready >= layer)
+        start_bucket(g, &g->buckets[g->next++]);
+    poll_buckets(g);
+}
+
+void tr_gradsync_begin(tr_gradsync *g, comm_ctx *c, nn_model *m)
+{
+    g->comm = c;
+    g->model = m;
+    g->armed = 1;
+    g->failed = 0;
+    g->next = g->polled = 0;
+    if (comm_size(c) > 1) nn_model_set_backward_hook(m, on_layer_done, g);
+}
+
+/* Start what is left, in order, and wait for everything in flight. */
+static int finish(tr_gradsync *g)
+{
+    nn_model_set_backward_hook(g->model, NULL, NULL);
+    g->armed = 0;
+    while (!g->failed && g->next < g->n_buckets)
+        start_bucket(g, &g->buckets[g->next++]);
+    int bad = g->failed;
+    for (size_t i = g->polled; i < g->next; i++) {
+        bad |= comm_wait(g->comm, g->buckets[i].req);
+        g->buckets[i].req = -1;
+    }
+    g->polled = g->next;
+    return bad;
 }
 
 int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m)
 {
+    if (g->armed && comm_size(c) > 1) return finish(g);
+    g->armed = 0;
     for (size_t i = 0; i < g->n_ranges; i++)
         if (comm_allreduce_sum(c, m->grads + g->ranges[i].offset,
                                g->ranges[i].count))

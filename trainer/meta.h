@@ -6,6 +6,7 @@
  *   "input_shape"  u64 ndim, then ndim u64 dims   (the model's input)
  *   "norm_mean"    f64 per input feature          (data.normalize: standardize)
  *   "norm_std"     f64 per input feature
+ *   "vocab"        text data: byte of token id i at offset i
  * Unknown tags are ignored by readers, so new ones can be added freely.
  */
 #ifndef TRAINER_META_H

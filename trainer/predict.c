@@ -165,6 +165,7 @@ static int predict(tr_session *s)
         goto done;
     }
     memcpy(s->model->params, c.params, c.n_params * sizeof(float));
+    tr_loss_layout(s);
     size_t xw = nn_shape_size(in);
     if ((st = read_inputs(s, xw, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))
         goto done;

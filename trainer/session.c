@@ -120,32 +120,42 @@ int tr_load_data(tr_session *s)
     return 0;
 }
 
-/* Classification targets must be valid class indices of the model's
- * output; checked once at start-up rather than trusted in the loss. */
-static int check_labels(tr_session *s, const io_dataset *d, size_t classes)
+/* How the loss views the model's output (see loss_steps in session.h). */
+void tr_loss_layout(tr_session *s)
 {
-    if (!s->loss->classifier) {
-        size_t want = s->loss->target_width(classes);
-        if (d->y_width != want)
-            return nn_error_set(&s->err, NN_EXIT_USAGE,
-                                "%s: %zu target column(s), but loss '%s' on a "
-                                "%zu-wide output needs %zu",
-                                d->name, d->y_width, s->loss->name, classes,
-                                want);
-        return 0;
+    nn_shape out = nn_model_out_shape(s->model);
+    s->loss_steps = 1;
+    s->loss_dim = nn_shape_size(out);
+    if (s->loss->classifier && out.ndim >= 2) {
+        s->loss_dim = out.dim[out.ndim - 1];
+        s->loss_steps = nn_shape_size(out) / s->loss_dim;
     }
-    if (d->y_width != 1)
+}
+
+/* Classification targets must be valid class indices of the model's
+ * output (or NN_LABEL_NONE for unlabelled rows and padded steps); checked
+ * once at start-up rather than trusted in the loss. */
+static int check_labels(tr_session *s, const io_dataset *d)
+{
+    size_t want = s->loss->classifier ? s->loss_steps
+                                      : s->loss->target_width(s->loss_dim);
+    if (d->y_width != want)
         return nn_error_set(&s->err, NN_EXIT_USAGE,
-                            "%s: loss '%s' needs one class-index target, the "
-                            "data has %zu target columns",
-                            d->name, s->loss->name, d->y_width);
-    for (size_t i = 0; i < d->hi - d->lo; i++) {
+                            "%s: %zu target value(s) per sample, but loss "
+                            "'%s' on the model's output %s needs %zu",
+                            d->name, d->y_width, s->loss->name,
+                            s->loss->classifier ? "steps" : "width", want);
+    if (!s->loss->classifier) return 0;
+    size_t classes = s->loss_dim;
+    for (size_t i = 0; i < (d->hi - d->lo) * d->y_width; i++) {
         float y = d->y[i];
+        if (y == NN_LABEL_NONE) continue;
         if (!(y >= 0) || y >= (float)classes || y != floorf(y))
             return nn_error_set(&s->err, NN_EXIT_DATA,
                                 "%s: row %zu: label %g is not a class index "
                                 "of the model's %zu outputs",
-                                d->name, d->lo + i, (double)y, classes);
+                                d->name, d->lo + i / d->y_width, (double)y,
+                                classes);
     }
     return 0;
 }
@@ -155,9 +165,9 @@ int tr_build_model(tr_session *s)
     int st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers,
                              s->train.x_shape, &s->err);
     if (!st) {
-        size_t classes = nn_shape_size(nn_model_out_shape(s->model));
-        st = check_labels(s, &s->train, classes);
-        if (!st && s->have_test) st = check_labels(s, &s->test, classes);
+        tr_loss_layout(s);
+        st = check_labels(s, &s->train);
+        if (!st && s->have_test) st = check_labels(s, &s->test);
     }
     if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
@@ -203,6 +213,7 @@ void tr_session_free(tr_session *s)
     if (s->model) nn_model_destroy(s->model);
     io_shard_free(&s->shard);
     free(s->norm_mean); /* norm_std lives in the same block */
+    free(s->vocab);
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
     io_config_free(&s->cfg);

@@ -45,6 +45,12 @@ typedef struct tr_session {
     nn_error err;
     io_config cfg;
     const nn_loss_ops *loss;
+    /* A classification loss over an output [T, V] scores each of the T
+     * steps: the loss sees n*T rows of width V (loss_steps = T,
+     * loss_dim = V); otherwise loss_steps = 1 and loss_dim = output size. */
+    size_t loss_steps, loss_dim;
+    char *vocab;                /* text data: id -> byte, saved in checkpoints */
+    size_t vocab_len;
     io_dataset train, test;     /* this rank's shards (test may be empty) */
     int have_test;
     double *norm_mean;          /* standardize: per-feature mean and std */
@@ -80,6 +86,8 @@ int tr_load_config(tr_session *s);
 int tr_load_data(tr_session *s);
 /* Build model and optimizer; rank 0 initialises, params broadcast. */
 int tr_build_model(tr_session *s);
+/* Set loss_steps / loss_dim from the model's output and the loss. */
+void tr_loss_layout(tr_session *s);
 /* Make the step buffers hold `rows` rows. */
 void tr_reserve(tr_session *s, size_t rows);
 void tr_session_free(tr_session *s);

@@ -106,8 +106,9 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
         nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
                         .step = s->global_step, .ids = s->ids};
         const float *y = nn_model_forward(s->model, s->bx, n, &pass);
-        size_t dim = nn_shape_size(nn_model_out_shape(s->model));
-        s->loss->eval(y, s->by, n, dim, 1.0f / (float)global, s->dout, &ls);
+        size_t t = s->loss_steps;
+        s->loss->eval(y, s->by, n * t, s->loss_dim,
+                      1.0f / (float)(global * t), s->dout, &ls);
         if (inject_nan(s)) {
             ls.sum = NAN;
             s->dout[0] = NAN;
