@@ -7,8 +7,10 @@
  *   2. a walk checks that every key of every section is in the table below
  *      (or is a section of it) and remembers the pair found for each entry;
  *   3. the table is applied in order: defaults, then each found value parsed
- *      strictly (whole string consumed, range checked), then the checks that
- *      involve several keys (data format), then the layer list.
+ *      strictly (whole string consumed, range checked; the layer list
+ *      among them), then the checks that involve several keys (data format
+ *      and files, which keys each learning-rate schedule takes, what early
+ *      stopping needs).
  * Every error is "FILE:LINE: KEY: problem" (or "--set KEY: KEY: problem"
  * for a value that came from an override), code NN_EXIT_USAGE.
  */
@@ -33,6 +35,7 @@ typedef enum {
     T_STR,     /* char *, non-empty */
     T_ENUM,    /* char *, one of names */
     T_OPTKIND, /* nn_opt_kind, index into names */
+    T_SCHEDKIND, /* nn_schedule_kind, index into names */
     T_SIZE,    /* size_t, decimal digits */
     T_U64,     /* uint64_t, decimal digits */
     T_LONG,    /* long, optional '-' then digits */
@@ -54,7 +57,7 @@ typedef struct key_def {
     double lo, hi;
     unsigned flags;
     const char *def;
-    const char *const *names; /* T_ENUM, T_OPTKIND */
+    const char *const *names; /* T_ENUM, T_OPTKIND, T_SCHEDKIND */
 } key_def;
 
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
@@ -62,6 +65,10 @@ static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const format_names[] = {"idx", "csv", NULL};
 static const char *const norm_names[] = {"none", "scale", "standardize", NULL};
+/* In nn_schedule_kind order: the index is the enum value. */
+static const char *const sched_names[] = {"constant", "step", "exponential",
+                                          "cosine", NULL};
+static const char *const monitor_names[] = {"val_loss", "val_accuracy", NULL};
 
 #define OFF(member) offsetof(io_config, member)
 #define INF HUGE_VAL
@@ -94,11 +101,41 @@ static const key_def defs[] = {
     {"data.skip_rows", T_SIZE, OFF(data.skip_rows), 0, INF, 0, "0", NULL},
     {"data.header", T_BOOL, OFF(data.header), 0, 0, 0, "true", NULL},
     {"data.limit", T_SIZE, OFF(data.limit), 0, INF, 0, "0", NULL},
+    {"data.val", T_STR, OFF(data.val), 0, 0, 0, NULL, NULL},
+    {"data.val_labels", T_STR, OFF(data.val_labels), 0, 0, 0, NULL, NULL},
     {"training.epochs", T_SIZE, OFF(train.epochs), 1, INF, F_REQ, NULL, NULL},
     {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, INF, F_REQ, NULL, NULL},
     {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
     {"training.lr", T_DBL, OFF(train.lr), 0, INF, F_REQ | F_LO_OPEN, NULL, NULL},
     {"training.max_steps", T_SIZE, OFF(train.max_steps), 0, INF, 0, "0", NULL},
+    /* the schedule; which keys go with which schedule: check_schedule */
+    {"training.schedule", T_SCHEDKIND, OFF(train.schedule), 0, 0, 0,
+     "constant", sched_names},
+    {"training.warmup_steps", T_SIZE, OFF(train.warmup_steps), 0, INF, 0, "0", NULL},
+    {"training.warmup_epochs", T_SIZE, OFF(train.warmup_epochs), 0, INF, 0, "0", NULL},
+    {"training.warmup_start_lr", T_DBL, OFF(train.warmup_start_lr), 0, INF, 0,
+     "0", NULL},
+    {"training.step_size", T_SIZE, OFF(train.step_size), 1, INF, 0, NULL, NULL},
+    {"training.step_size_epochs", T_SIZE, OFF(train.step_size_epochs), 1, INF, 0,
+     NULL, NULL},
+    {"training.gamma", T_DBL, OFF(train.gamma), 0, 1, F_LO_OPEN, "0.1", NULL},
+    {"training.decay_steps", T_SIZE, OFF(train.decay_steps), 1, INF, 0, NULL, NULL},
+    {"training.decay_epochs", T_SIZE, OFF(train.decay_epochs), 1, INF, 0, NULL,
+     NULL},
+    {"training.min_lr", T_DBL, OFF(train.min_lr), 0, INF, 0, "0", NULL},
+    {"training.lr_reference_batch", T_SIZE, OFF(train.lr_reference_batch), 0, INF,
+     0, "0", NULL},
+    {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, INF, 0, "1", NULL},
+    {"training.clip_norm", T_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
+    /* enabled: no default, derived from the section's presence */
+    {"early_stopping.enabled", T_BOOL, OFF(early_stop.enabled), 0, 0, 0, NULL,
+     NULL},
+    {"early_stopping.monitor", T_ENUM, OFF(early_stop.monitor), 0, 0, 0,
+     "val_loss", monitor_names},
+    {"early_stopping.patience", T_SIZE, OFF(early_stop.patience), 1, INF, 0, "5",
+     NULL},
+    {"early_stopping.min_delta", T_DBL, OFF(early_stop.min_delta), 0, INF, 0, "0",
+     NULL},
     {"checkpoint.dir", T_STR, OFF(ckpt.dir), 0, 0, 0, NULL, NULL},
     {"checkpoint.every_steps", T_SIZE, OFF(ckpt.every_steps), 0, INF, 0, "0", NULL},
     {"checkpoint.every_epochs", T_SIZE, OFF(ckpt.every_epochs), 0, INF, 0, "1", NULL},
@@ -114,7 +151,22 @@ static const key_def defs[] = {
 static const char *const csv_only[] = {"data.target_column", "data.targets",
                                        "data.skip_rows", "data.header", NULL};
 static const char *const idx_only[] = {"data.train_labels", "data.test_labels",
-                                       NULL};
+                                       "data.val_labels", NULL};
+
+/* Schedule keys and the schedules (bit per nn_schedule_kind) that use
+ * them; the warmup keys go with every schedule. */
+#define SCHED_BIT(k) (1u << (k))
+static const struct {
+    const char *key;
+    unsigned kinds;
+} sched_only[] = {
+    {"training.step_size", SCHED_BIT(NN_SCHED_STEP)},
+    {"training.step_size_epochs", SCHED_BIT(NN_SCHED_STEP)},
+    {"training.gamma", SCHED_BIT(NN_SCHED_STEP) | SCHED_BIT(NN_SCHED_EXPONENTIAL)},
+    {"training.decay_steps", SCHED_BIT(NN_SCHED_EXPONENTIAL)},
+    {"training.decay_epochs", SCHED_BIT(NN_SCHED_EXPONENTIAL)},
+    {"training.min_lr", SCHED_BIT(NN_SCHED_COSINE)},
+};
 
 static int def_index(const char *key)
 {
@@ -327,6 +379,8 @@ static int store_words(io_config *cfg, const key_def *d, const char *text,
     }
     if (d->type == T_OPTKIND)
         *(nn_opt_kind *)(void *)slot = (nn_opt_kind)i;
+    else if (d->type == T_SCHEDKIND)
+        *(nn_schedule_kind *)(void *)slot = (nn_schedule_kind)i;
     else
         replace_str((char **)(void *)slot, text);
     return 0;
@@ -383,7 +437,7 @@ static int store(io_config *cfg, const key_def *d, const char *text,
                  const cfg_loc *at, nn_error *err)
 {
     if (d->type == T_STR || d->type == T_BOOL || d->type == T_ENUM ||
-        d->type == T_OPTKIND)
+        d->type == T_OPTKIND || d->type == T_SCHEDKIND)
         return store_words(cfg, d, text, at, err);
     return store_number(cfg, d, text, at, err);
 }
@@ -595,7 +649,126 @@ static int check_data(parse_ctx *c)
         return loc_error(&at, key, c->err,
                          "data.test and data.test_labels go together for idx");
     }
+    if (idx && !d->val != !d->val_labels) {
+        const char *key = d->val ? "data.val_labels" : "data.val";
+        cfg_loc at = d->val ? parent_loc(c, key)
+                            : pair_loc(c, given(c, "data.val_labels"));
+        return loc_error(&at, key, c->err,
+                         "data.val and data.val_labels go together for idx");
+    }
+    if (d->val && d->val_fraction > 0) {
+        cfg_loc at = pair_loc(c, given(c, "data.val_fraction"));
+        return loc_error(&at, "data.val_fraction", c->err,
+                         "not used with data.val (a separate validation "
+                         "file); give one or the other");
+    }
     if (!d->normalize) d->normalize = nn_xstrdup(idx ? "scale" : "none");
+    return 0;
+}
+
+/* A steps/epochs pair of one length: not both; one of them when the
+ * schedule `needs` it (NULL: optional). Values 0 mean "not set". */
+static int check_pair(parse_ctx *c, const char *steps_key, size_t steps,
+                      const char *epochs_key, size_t epochs, const char *needs)
+{
+    if (steps && epochs) {
+        cfg_loc at = pair_loc(c, given(c, epochs_key));
+        return loc_error(&at, epochs_key, c->err, "give %s or %s, not both",
+                         steps_key, epochs_key);
+    }
+    if (needs && !steps && !epochs) {
+        cfg_loc at = parent_loc(c, steps_key);
+        return loc_error(&at, steps_key, c->err,
+                         "required when training.schedule is %s (or %s)",
+                         needs, epochs_key);
+    }
+    return 0;
+}
+
+static int check_schedule(parse_ctx *c)
+{
+    const io_train_cfg *t = &c->cfg->train;
+    const char *name = sched_names[t->schedule];
+    for (size_t i = 0; i < sizeof sched_only / sizeof sched_only[0]; i++) {
+        const io_yaml_pair *p = given(c, sched_only[i].key);
+        if (!p || (sched_only[i].kinds & SCHED_BIT(t->schedule))) continue;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, sched_only[i].key, c->err,
+                         "not used with training.schedule %s", name);
+    }
+    int rc = check_pair(c, "training.warmup_steps", t->warmup_steps,
+                        "training.warmup_epochs", t->warmup_epochs, NULL);
+    if (!rc)
+        rc = check_pair(c, "training.step_size", t->step_size,
+                        "training.step_size_epochs", t->step_size_epochs,
+                        t->schedule == NN_SCHED_STEP ? name : NULL);
+    if (!rc)
+        rc = check_pair(c, "training.decay_steps", t->decay_steps,
+                        "training.decay_epochs", t->decay_epochs,
+                        t->schedule == NN_SCHED_EXPONENTIAL ? name : NULL);
+    if (rc) return rc;
+    const io_yaml_pair *p = given(c, "training.warmup_start_lr");
+    if (p && !t->warmup_steps && !t->warmup_epochs) {
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, "training.warmup_start_lr", c->err,
+                         "has no effect without training.warmup_steps or "
+                         "training.warmup_epochs");
+    }
+    /* the cosine ends at min_lr: it must not lie above the base rate */
+    double base = nn_schedule_linear_scale(t->lr, t->batch_size,
+                                           t->lr_reference_batch);
+    if (t->schedule == NN_SCHED_COSINE && t->min_lr > base) {
+        cfg_loc at = pair_loc(c, given(c, "training.min_lr"));
+        return loc_error(&at, "training.min_lr", c->err,
+                         "%g is above the base rate %g", t->min_lr, base);
+    }
+    if (t->schedule == NN_SCHED_COSINE && t->warmup_epochs >= t->epochs) {
+        cfg_loc at = pair_loc(c, given(c, "training.warmup_epochs"));
+        return loc_error(&at, "training.warmup_epochs", c->err,
+                         "%zu leaves no epoch for the cosine (training.epochs "
+                         "%zu)", t->warmup_epochs, t->epochs);
+    }
+    return 0;
+}
+
+static int check_training(parse_ctx *c)
+{
+    const io_train_cfg *t = &c->cfg->train;
+    if (t->accumulate > t->batch_size) {
+        cfg_loc at = pair_loc(c, given(c, "training.accumulate"));
+        return loc_error(&at, "training.accumulate", c->err,
+                         "%zu micro-batches exceed training.batch_size %zu "
+                         "(each needs at least one row)",
+                         t->accumulate, t->batch_size);
+    }
+    return check_schedule(c);
+}
+
+/* The section's presence turns early stopping on (an explicit
+ * `enabled` wins); it then needs validation data and, to watch accuracy,
+ * the one loss that counts correct answers. */
+static int check_early_stop(parse_ctx *c)
+{
+    io_config *cfg = c->cfg;
+    io_early_stop_cfg *e = &cfg->early_stop;
+    const io_yaml_pair *sec = io_yaml_map_find(c->root, "early_stopping");
+    const io_yaml_pair *en = given(c, "early_stopping.enabled");
+    if (!en) e->enabled = sec != NULL;
+    if (!e->enabled) return 0;
+    if (cfg->data.val_fraction <= 0 && !cfg->data.val) {
+        cfg_loc at = pair_loc(c, en ? en : sec);
+        return loc_error(&at, "early_stopping", c->err,
+                         "needs validation data (data.val_fraction > 0 or "
+                         "data.val)");
+    }
+    if (strcmp(e->monitor, "val_accuracy") == 0 &&
+        strcmp(cfg->loss, "cross_entropy") != 0) {
+        const io_yaml_pair *p = given(c, "early_stopping.monitor");
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, "early_stopping.monitor", c->err,
+                         "val_accuracy needs loss cross_entropy (loss %s "
+                         "reports no accuracy); use val_loss", cfg->loss);
+    }
     return 0;
 }
 
@@ -738,7 +911,9 @@ static int validate(parse_ctx *c)
         }
         if (rc != 0) return rc;
     }
-    return check_data(c);
+    if ((rc = check_data(c)) != 0) return rc;
+    if ((rc = check_training(c)) != 0) return rc;
+    return check_early_stop(c);
 }
 
 /* ---- public ---------------------------------------------------------- */
@@ -782,6 +957,36 @@ fail:
     io_yaml_free(root);
     io_config_free(cfg);
     return rc;
+}
+
+/* epochs * steps_per_epoch, saturating (a count past 2^64 means "never"). */
+static uint64_t epochs_to_steps(uint64_t epochs, uint64_t steps_per_epoch)
+{
+    if (steps_per_epoch && epochs > UINT64_MAX / steps_per_epoch)
+        return UINT64_MAX;
+    return epochs * steps_per_epoch;
+}
+
+nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
+                              uint64_t total_steps)
+{
+    nn_schedule s = nn_schedule_constant(nn_schedule_linear_scale(
+        t->lr, t->batch_size, t->lr_reference_batch));
+    s.kind = t->schedule;
+    s.warmup_steps = t->warmup_epochs
+                         ? epochs_to_steps(t->warmup_epochs, steps_per_epoch)
+                         : t->warmup_steps;
+    s.warmup_start = t->warmup_start_lr;
+    s.step_size = t->step_size_epochs
+                      ? epochs_to_steps(t->step_size_epochs, steps_per_epoch)
+                      : t->step_size;
+    s.gamma = t->gamma;
+    s.decay_steps = t->decay_epochs
+                        ? epochs_to_steps(t->decay_epochs, steps_per_epoch)
+                        : t->decay_steps;
+    s.total_steps = total_steps;
+    s.min_lr = t->min_lr;
+    return s;
 }
 
 int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
@@ -828,6 +1033,9 @@ void io_config_free(io_config *cfg)
     free(cfg->data.test);
     free(cfg->data.test_labels);
     free(cfg->data.normalize);
+    free(cfg->data.val);
+    free(cfg->data.val_labels);
+    free(cfg->early_stop.monitor);
     free(cfg->ckpt.dir);
     free(cfg->log.metrics);
     memset(cfg, 0, sizeof *cfg);

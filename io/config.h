@@ -14,6 +14,7 @@
 #include <stdint.h> /* uint64_t */
 #include "nn/error.h"
 #include "nn/optim.h"
+#include "nn/schedule.h"
 #include "nn/spec.h"
 
 typedef struct io_data_cfg {
@@ -30,6 +31,9 @@ typedef struct io_data_cfg {
     size_t skip_rows;    /* csv: lines to skip before the header */
     int header;          /* csv: first (unskipped) line is a header */
     size_t limit;        /* use only the first `limit` rows of train (0 = all) */
+    char *val;           /* optional separate validation file (images for
+                            idx); excludes val_fraction > 0 */
+    char *val_labels;    /* idx only: required with val */
 } io_data_cfg;
 
 typedef struct io_train_cfg {
@@ -38,7 +42,37 @@ typedef struct io_train_cfg {
     uint64_t seed;
     double lr;
     size_t max_steps;    /* stop after this many steps (0 = no limit) */
+    /* Learning-rate schedule (nn/schedule.h). A "step" here is one
+     * optimizer update (= `accumulate` micro-batches); the *_epochs
+     * variants are converted with the run's steps per epoch, and at most
+     * one of each pair is non-zero. Keys a schedule does not use are
+     * refused by the parser, so unused fields hold their defaults. */
+    nn_schedule_kind schedule; /* default constant */
+    size_t warmup_steps;       /* linear warmup, 0 = none */
+    size_t warmup_epochs;
+    double warmup_start_lr;    /* lr at the first warmup step, default 0 */
+    size_t step_size;          /* step: updates between decays */
+    size_t step_size_epochs;
+    double gamma;              /* step, exponential: factor in (0, 1], 0.1 */
+    size_t decay_steps;        /* exponential: updates per factor gamma */
+    size_t decay_epochs;
+    double min_lr;             /* cosine: final rate, default 0 */
+    size_t lr_reference_batch; /* linear scaling: lr * batch_size / this;
+                                  0 = off */
+    size_t accumulate;         /* micro-batches per update, >= 1, default 1;
+                                  batch_size stays the whole update's batch */
+    double clip_norm;          /* clip the global gradient norm, 0 = off */
 } io_train_cfg;
+
+/* Early stopping on a validation metric, checked once per epoch. */
+typedef struct io_early_stop_cfg {
+    int enabled;         /* the early_stopping section is present (even
+                            empty), unless it says enabled: false */
+    char *monitor;       /* "val_loss" (lower is better, default) or
+                            "val_accuracy" (higher is better) */
+    size_t patience;     /* epochs without improvement before stopping, 5 */
+    double min_delta;    /* an improvement must exceed this, default 0 */
+} io_early_stop_cfg;
 
 typedef struct io_ckpt_cfg {
     char *dir;           /* NULL: no checkpoints */
@@ -63,6 +97,7 @@ typedef struct io_config {
     nn_optim_cfg optim;
     io_data_cfg data;
     io_train_cfg train;
+    io_early_stop_cfg early_stop;
     io_ckpt_cfg ckpt;
     io_log_cfg log;
 } io_config;
@@ -74,6 +109,15 @@ typedef struct io_config {
 int io_config_parse(io_config *cfg, const char *path, const char *text,
                     size_t len, char *const *overrides, size_t n_overrides,
                     nn_error *err);
+
+/* The learning-rate schedule of t for a run with `steps_per_epoch`
+ * optimizer updates per epoch and `total_steps` updates in all (where a
+ * cosine ends): *_epochs keys become steps, the linear scaling rule (if
+ * lr_reference_batch) scales lr by batch_size / lr_reference_batch.
+ * Validate the result with nn_schedule_check: e.g. a warmup as long as
+ * the whole run cannot be caught before the run's length is known. */
+nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
+                              uint64_t total_steps);
 
 /* Read a whole file into a NUL-terminated buffer (code NN_EXIT_USAGE when
  * it cannot be read, message names the path and strerror). */

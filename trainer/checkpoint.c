@@ -78,7 +78,9 @@ static void prune(const char *dir, size_t keep)
     free(names);
 }
 
-static int write_ckpt(tr_session *s, const char *dir)
+/* Write the run's state to DIR/NAME, or (name == NULL) to the next
+ * DIR/step-N.ckpt, then move last.ckpt and prune. */
+static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
 {
     /* Never replace a good checkpoint with a diverged model. */
     for (size_t i = 0; i < s->model->n_params; i++)
@@ -93,8 +95,10 @@ static int write_ckpt(tr_session *s, const char *dir)
                             "%s: cannot create checkpoint directory: %s", dir,
                             strerror(e));
     char name[64], path[4096];
-    snprintf(name, sizeof name, "step-%08llu.ckpt",
-             (unsigned long long)s->global_step);
+    snprintf(name, sizeof name, "%s", fixed ? fixed : "");
+    if (!fixed)
+        snprintf(name, sizeof name, "step-%08llu.ckpt",
+                 (unsigned long long)s->global_step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     io_ckpt c = {
         .model_hash = nn_model_hash(s->model),
@@ -126,18 +130,19 @@ static int write_ckpt(tr_session *s, const char *dir)
     c.extra_len = meta.len;
     int st = io_ckpt_write(path, &c, &s->err);
     tr_meta_free(&meta);
-    if (!st) st = update_last(dir, name, &s->err);
-    if (!st && s->cfg.ckpt.keep_last) prune(dir, s->cfg.ckpt.keep_last);
+    if (!st && !fixed) st = update_last(dir, name, &s->err);
+    if (!st && !fixed && s->cfg.ckpt.keep_last)
+        prune(dir, s->cfg.ckpt.keep_last);
     return st;
 }
 
-int tr_save_checkpoint(tr_session *s, const char *tag)
+int tr_save_checkpoint(tr_session *s, const char *name)
 {
-    const char *dir = tag ? tag : s->cfg.ckpt.dir;
+    const char *dir = s->cfg.ckpt.dir;
     if (!dir) return 0;
     int st = 0;
     if (s->rank == 0) {
-        st = write_ckpt(s, dir);
+        st = write_ckpt(s, dir, name);
         if (st && !s->cfg.ckpt.stop_on_error) {
             fprintf(stderr, "axon: warning: %s (training continues; the "
                             "previous checkpoint is intact)\n",
@@ -218,4 +223,25 @@ int tr_load_checkpoint(tr_session *s, const char *path, int resume)
     }
     io_ckpt_free(&c);
     return bad ? NN_EXIT_OTHER : 0;
+}
+
+int tr_load_best(tr_session *s)
+{
+    char path[4096];
+    if (!s->cfg.ckpt.dir || !s->best_epoch) return 0;
+    snprintf(path, sizeof path, "%s/best.ckpt", s->cfg.ckpt.dir);
+    io_ckpt c = {0};
+    int st = 0;
+    if (s->rank == 0) st = read_checked(s, path, 0, &c);
+    if ((st = tr_agree(s, st))) {
+        io_ckpt_free(&c);
+        return st;
+    }
+    if (!s->best) s->best = nn_xalloc_floats(s->model->n_params);
+    if (s->rank == 0) memcpy(s->best, c.params, c.n_params * sizeof(float));
+    io_ckpt_free(&c);
+    return comm_bcast_bytes(s->comm, s->best,
+                            s->model->n_params * sizeof(float), 0)
+               ? NN_EXIT_OTHER
+               : 0;
 }

@@ -23,7 +23,7 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
 {
     nn_pass pass = {.training = 0, .seed = s->cfg.train.seed};
     double sums[3] = {0, 0, 0};
-    size_t chunk = s->cap;
+    size_t chunk = s->model_cap;
     NN_CHECK(chunk > 0, "evaluate before tr_reserve");
     for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;

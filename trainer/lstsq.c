@@ -57,7 +57,7 @@ int tr_cmd_lstsq(tr_session *s)
             tr_say(s, " + %.6g", b[dim * k + o]);
         }
         tr_say(s, "\n");
-        tr_reserve(s, 256);
+        tr_reserve(s, 256, 256);
         size_t *rows = nn_xcalloc(s->shard.n_train + 1, sizeof *rows), n = 0;
         for (size_t i = 0; i < s->shard.n_train; i++) {
             size_t id = s->shard.train[i];

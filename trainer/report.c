@@ -80,6 +80,7 @@ void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r)
         json_num(f, "val_loss", tr_mean_loss(&r->val));
         if (s->loss->classifier)
             json_num(f, "val_accuracy", tr_accuracy(s, &r->val));
+        fprintf(f, ",\"val_samples\":%.0f", r->val.count);
     }
     json_num(f, "samples_per_sec", r->samples_per_sec);
     json_num(f, "elapsed", r->elapsed);

@@ -182,23 +182,29 @@ int tr_build_model(tr_session *s)
     return 0;
 }
 
-void tr_reserve(tr_session *s, size_t rows)
+void tr_reserve(tr_session *s, size_t rows, size_t model_rows)
 {
-    if (rows <= s->cap) return;
+    if (model_rows < 64) model_rows = 64;
+    if (rows < model_rows) rows = model_rows;
     size_t xw = s->train.x_width, yw = s->train.y_width;
-    size_t ow = nn_shape_size(nn_model_out_shape(s->model));
-    free(s->bx);
-    free(s->by);
-    free(s->dout);
-    free(s->local);
-    free(s->ids);
-    s->bx = nn_xalloc_floats(rows * xw);
-    s->by = nn_xalloc_floats(rows * yw);
-    s->dout = nn_xalloc_floats(rows * ow);
-    s->local = nn_xcalloc(rows, sizeof *s->local);
-    s->ids = nn_xcalloc(rows, sizeof *s->ids);
-    nn_model_reserve(s->model, rows);
-    s->cap = rows;
+    if (rows > s->cap) {
+        free(s->bx);
+        free(s->by);
+        free(s->local);
+        free(s->ids);
+        s->bx = nn_xalloc_floats(rows * xw);
+        s->by = nn_xalloc_floats(rows * yw);
+        s->local = nn_xcalloc(rows, sizeof *s->local);
+        s->ids = nn_xcalloc(rows, sizeof *s->ids);
+        s->cap = rows;
+    }
+    if (model_rows > s->model_cap) {
+        free(s->dout);
+        s->dout = nn_xalloc_floats(model_rows *
+                                   nn_shape_size(nn_model_out_shape(s->model)));
+        nn_model_reserve(s->model, model_rows);
+        s->model_cap = model_rows;
+    }
 }
 
 void tr_session_free(tr_session *s)
@@ -214,6 +220,7 @@ void tr_session_free(tr_session *s)
     io_shard_free(&s->shard);
     free(s->norm_mean); /* norm_std lives in the same block */
     free(s->vocab);
+    free(s->best);
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
     io_config_free(&s->cfg);

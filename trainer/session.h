@@ -17,6 +17,7 @@
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "nn/optim.h"
+#include "nn/schedule.h"
 #include "trainer/gradsync.h"
 
 typedef struct tr_options {
@@ -59,8 +60,11 @@ typedef struct tr_session {
     nn_model *model;
     nn_optim *optim;
     tr_gradsync sync;           /* which gradients travel */
+    nn_schedule sched;          /* learning rate as a function of the step */
+    float *best;                /* early stopping: params of the best epoch */
     /* step buffers, sized outside the step */
-    size_t cap;
+    size_t cap;                 /* rows of bx/by/local/ids */
+    size_t model_cap;           /* rows of the model's activations, dout */
     float *bx, *by, *dout;
     size_t *local;
     uint64_t *ids;
@@ -88,8 +92,10 @@ int tr_load_data(tr_session *s);
 int tr_build_model(tr_session *s);
 /* Set loss_steps / loss_dim from the model's output and the loss. */
 void tr_loss_layout(tr_session *s);
-/* Make the step buffers hold `rows` rows. */
-void tr_reserve(tr_session *s, size_t rows);
+/* Make the step buffers hold `rows` rows of a batch and the model's
+ * activations `model_rows` rows of a (micro-)batch; evaluation runs in
+ * chunks of at least 64 rows. */
+void tr_reserve(tr_session *s, size_t rows, size_t model_rows);
 void tr_session_free(tr_session *s);
 
 /* Evaluate the model on local rows `rows[0..n)` of dataset d (eval mode),
@@ -100,7 +106,11 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
 int tr_evaluate_all(tr_session *s, const io_dataset *d, tr_stats *out);
 
 /* Checkpoints (trainer/checkpoint.c). */
-int tr_save_checkpoint(tr_session *s, const char *tag);
+/* Save to <dir>/step-N.ckpt (name == NULL; moves last.ckpt, prunes) or
+ * to <dir>/<name> (e.g. "best.ckpt"). No-op without checkpoint.dir. */
+int tr_save_checkpoint(tr_session *s, const char *name);
+/* After a resume: the best epoch's parameters from <dir>/best.ckpt. */
+int tr_load_best(tr_session *s);
 int tr_load_checkpoint(tr_session *s, const char *path, int resume);
 /* Resolve "auto" to <dir>/last.ckpt if present (NULL if none). */
 const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,

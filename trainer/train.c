@@ -13,13 +13,15 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "nn/earlystop.h"
 #include "trainer/report.h"
 #include "trainer/session.h"
 
-/* Learning rate at the current step (constant for now). */
+/* Learning rate of the next update (a pure function of the step, so a
+ * resumed run continues the schedule where it stopped). */
 static double current_lr(const tr_session *s)
 {
-    return s->cfg.train.lr;
+    return nn_schedule_lr(&s->sched, s->global_step);
 }
 
 static void stats_add(tr_stats *a, const tr_stats *b)
@@ -89,6 +91,53 @@ static int diverged(tr_session *s, int local_bad, double loss)
  * TR_STOP when a signal asked every rank to stop after this step, or an
  * error code (the same on every rank). */
 #define TR_STOP (-1)
+/* Forward and backward over local rows [a, b) of the gathered batch,
+ * adding to the gradient arena; the loss is scaled for `global` rows. */
+static void micro_batch(tr_session *s, size_t a, size_t b, size_t global,
+                        nn_loss_stats *acc)
+{
+    size_t n = b - a, t = s->loss_steps;
+    size_t xw = s->train.x_width, yw = s->train.y_width;
+    nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
+                    .step = s->global_step, .ids = s->ids + a};
+    const float *y = nn_model_forward(s->model, s->bx + a * xw, n, &pass);
+    nn_loss_stats ls = {0};
+    s->loss->eval(y, s->by + a * yw, n * t, s->loss_dim,
+                  1.0f / (float)(global * t), s->dout, &ls);
+    if (inject_nan(s)) {
+        ls.sum = NAN;
+        s->dout[0] = NAN;
+    }
+    nn_model_backward(s->model, s->bx + a * xw, s->dout, n);
+    acc->sum += ls.sum;
+    acc->correct += ls.correct;
+    acc->counted += ls.counted;
+}
+
+/* Clip the global norm of the synchronised gradients (identical on every
+ * rank, since it runs after the allreduce). */
+static void clip_gradients(tr_session *s)
+{
+    double max = s->cfg.train.clip_norm, sq = 0;
+    if (max <= 0) return;
+    const tr_gradsync *g = &s->sync;
+    for (size_t r = 0; r < g->n_ranges; r++) {
+        const float *p = s->model->grads + g->ranges[r].offset;
+        for (size_t i = 0; i < g->ranges[r].count; i++) sq += (double)p[i] * p[i];
+    }
+    double norm = sqrt(sq);
+    if (!(norm > max) || !isfinite(norm)) return;
+    float k = (float)(max / norm);
+    for (size_t r = 0; r < g->n_ranges; r++) {
+        float *p = s->model->grads + g->ranges[r].offset;
+        for (size_t i = 0; i < g->ranges[r].count; i++) p[i] *= k;
+    }
+}
+
+/* One optimizer step over global batch `step` of the current epoch, in
+ * `training.accumulate` micro-batches. *st gets this step's global
+ * (all-rank) loss statistics. Returns 0, TR_STOP when a signal asked every
+ * rank to stop after this step, or an error code (the same on every rank). */
 static int train_step(tr_session *s, size_t step, tr_stats *st)
 {
     size_t B = s->cfg.train.batch_size, global = 0;
@@ -102,19 +151,10 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
     }
     nn_model_zero_grad(s->model);
     nn_loss_stats ls = {0};
-    if (n > 0) {
-        nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
-                        .step = s->global_step, .ids = s->ids};
-        const float *y = nn_model_forward(s->model, s->bx, n, &pass);
-        size_t t = s->loss_steps;
-        s->loss->eval(y, s->by, n * t, s->loss_dim,
-                      1.0f / (float)(global * t), s->dout, &ls);
-        if (inject_nan(s)) {
-            ls.sum = NAN;
-            s->dout[0] = NAN;
-        }
-        nn_model_backward(s->model, s->bx, s->dout, n);
-    }
+    size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
+    size_t chunk = (n + acc - 1) / acc;
+    for (size_t a = 0; a < n; a += chunk)
+        micro_batch(s, a, a + chunk < n ? a + chunk : n, global, &ls);
     /* One small allreduce carries the loss statistics and the stop flag. */
     double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted,
                       g_stop_signal ? 1.0 : 0.0};
@@ -127,6 +167,7 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
     /* Every rank sees the same summed loss, so all stop at the same step,
      * before the update, leaving the parameters as they were. */
     if (!isfinite(sums[0])) return diverged(s, !isfinite(ls.sum), sums[0]);
+    clip_gradients(s);
     nn_optim_step(s->optim, s->model->params, s->model->grads,
                   (float)current_lr(s));
     s->global_step++;
@@ -155,6 +196,41 @@ static void startup_banner(tr_session *s, size_t steps)
            steps);
 }
 
+/* Early stopping, once per epoch after validation: remember the best
+ * epoch's parameters (in memory, and as best.ckpt), count epochs without
+ * an improvement larger than min_delta, and ask to stop after `patience`
+ * of them. Identical on every rank (the metrics are global). */
+static int early_stopping(tr_session *s, const tr_stats *val, int *stop)
+{
+    const io_early_stop_cfg *e = &s->cfg.early_stop;
+    *stop = 0;
+    if (!e->enabled) return 0;
+    int acc = !strcmp(e->monitor, "val_accuracy");
+    nn_early_stop es = {.higher_is_better = acc, .patience = e->patience,
+                        .min_delta = e->min_delta, .best = s->best_metric,
+                        .best_epoch = s->best_epoch,
+                        .bad_epochs = s->bad_epochs};
+    nn_es_verdict v = nn_early_stop_update(
+        &es, s->epoch + 1, acc ? tr_accuracy(s, val) : tr_mean_loss(val));
+    s->best_metric = es.best;
+    s->best_epoch = es.best_epoch;
+    s->bad_epochs = es.bad_epochs;
+    if (v == NN_ES_IMPROVED) {
+        if (!s->best) s->best = nn_xalloc_floats(s->model->n_params);
+        memcpy(s->best, s->model->params, s->model->n_params * sizeof(float));
+        return tr_save_checkpoint(s, "best.ckpt");
+    }
+    if (v == NN_ES_STOP) {
+        *stop = 1;
+        tr_say(s, "early stopping after epoch %llu: no %s improvement for "
+                  "%llu epochs; best %.6g at epoch %llu\n",
+               (unsigned long long)s->epoch + 1, e->monitor,
+               (unsigned long long)s->bad_epochs, s->best_metric,
+               (unsigned long long)s->best_epoch);
+    }
+    return 0;
+}
+
 /* Train for the configured epochs from the current position. */
 static int run_epochs(tr_session *s)
 {
@@ -163,10 +239,16 @@ static int run_epochs(tr_session *s)
     size_t *val = NULL, n_val = local_val_rows(s, &val);
     int st = 0;
     startup_banner(s, steps);
+    if (s->best_epoch && !s->best && (st = tr_load_best(s))) {
+        free(val);
+        return st;
+    }
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
         io_shard_epoch(&s->shard, s->epoch);
         size_t rows = io_shard_max_rows(&s->shard, tc->batch_size);
-        tr_reserve(s, rows > 64 ? rows : 64);
+        /* activations are needed for one micro-batch at a time */
+        size_t acc = tc->accumulate ? tc->accumulate : 1;
+        tr_reserve(s, rows, (rows + acc - 1) / acc);
         tr_stats ep = {0}, win = {0};
         double te = comm_wtime(), tw = te, rows_w = 0, rows_e = 0;
         size_t first = s->step_in_epoch;
@@ -232,7 +314,9 @@ static int run_epochs(tr_session *s)
                (unsigned long long)r.epoch, (unsigned long long)tc->epochs,
                tr_mean_loss(&ep), tbuf, vbuf, r.samples_per_sec, dt);
         tr_metrics_epoch(s, &r);
-        int stop = tc->max_steps && s->global_step >= tc->max_steps;
+        int early = 0;
+        if ((st = early_stopping(s, &r.val, &early))) break;
+        int stop = early || (tc->max_steps && s->global_step >= tc->max_steps);
         int last = s->epoch + 1 == tc->epochs || stop;
         if (!last && s->cfg.ckpt.every_epochs &&
             (s->epoch + 1) % s->cfg.ckpt.every_epochs == 0) {
@@ -244,7 +328,7 @@ static int run_epochs(tr_session *s)
             s->epoch--;
             if (st) break;
         }
-        if (stop) { /* max_steps reached exactly at the epoch's end */
+        if (stop) { /* early stopping, or max_steps at the epoch's end */
             s->epoch++;
             s->step_in_epoch = 0;
             break;
@@ -288,6 +372,27 @@ static void print_linear(tr_session *s)
     tr_say(s, " + %.6g\n", (double)b[0]);
 }
 
+/* Checks that need the data's size: the schedule over the whole run and
+ * early stopping's need for validation rows. */
+static int prepare(tr_session *s)
+{
+    const io_train_cfg *tc = &s->cfg.train;
+    uint64_t steps = io_shard_steps(&s->shard, tc->batch_size);
+    uint64_t total = steps * tc->epochs;
+    if (tc->max_steps && tc->max_steps < total) total = tc->max_steps;
+    s->sched = io_train_schedule(tc, steps, total);
+    if (nn_schedule_check(&s->sched, &s->err)) {
+        nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
+        return NN_EXIT_USAGE;
+    }
+    if (s->cfg.early_stop.enabled && !s->shard.n_val)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: early_stopping needs validation data "
+                            "(data.val_fraction or data.val)",
+                            s->opt->config);
+    return 0;
+}
+
 int tr_cmd_train(tr_session *s)
 {
     int st = 0;
@@ -307,6 +412,7 @@ int tr_cmd_train(tr_session *s)
             tr_say(s, "no checkpoint to resume from; starting fresh\n");
         }
     }
+    if ((st = tr_agree(s, prepare(s)))) return st;
     if ((st = tr_agree(s, tr_metrics_open(s, resumed)))) return st;
     s->t0 = comm_wtime();
     install_signals(1);
@@ -325,6 +431,13 @@ int tr_cmd_train(tr_session *s)
         return NN_EXIT_OTHER;
     }
     if (st) return st;
+    if (s->best) {
+        /* The final evaluation and checkpoint use the best epoch's weights. */
+        memcpy(s->model->params, s->best, s->model->n_params * sizeof(float));
+        tr_say(s, "restored the weights of epoch %llu (best %s %.6g)\n",
+               (unsigned long long)s->best_epoch, s->cfg.early_stop.monitor,
+               s->best_metric);
+    }
     print_linear(s);
     if ((st = final_report(s))) return st;
     if (s->cfg.ckpt.dir && (st = tr_save_checkpoint(s, NULL))) return st;
@@ -337,7 +450,7 @@ int tr_cmd_eval(tr_session *s)
 {
     int st = tr_load_checkpoint(s, s->opt->checkpoint, 0);
     if (st) return st;
-    tr_reserve(s, 256);
+    tr_reserve(s, 256, 256);
     const io_dataset *d = s->have_test ? &s->test : &s->train;
     tr_stats t = {0};
     if ((st = tr_evaluate_all(s, d, &t))) return st;

@@ -144,6 +144,9 @@ static void write_file(const char *path, const char *text)
 
 /* ---- valid configs ------------------------------------------------------ */
 
+/* Every key at a value other than its default, but for those that exclude
+ * keys given here (the step and exponential schedules' keys, warmup_steps,
+ * data.val and data.val_labels): the "training controls" suite has them. */
 static const char *const FULL =
     "# every key, none at its default\n" /* 1 */
     "model:\n"                           /* 2 */
@@ -188,15 +191,27 @@ static const char *const FULL =
     "  seed: 18446744073709551615\n"     /* 41 */
     "  lr: 0.05\n"                       /* 42 */
     "  max_steps: 500\n"                 /* 43 */
-    "checkpoint:\n"                      /* 44 */
-    "  dir: runs/x\n"                    /* 45 */
-    "  every_steps: 250\n"               /* 46 */
-    "  every_epochs: 2\n"                /* 47 */
-    "  keep_last: 3\n"                   /* 48 */
-    "  stop_on_error: true\n"            /* 49 */
-    "logging:\n"                         /* 50 */
-    "  metrics: runs/x/metrics.jsonl\n"  /* 51 */
-    "  print_every: 10\n";               /* 52 */
+    "  schedule: cosine\n"               /* 44 */
+    "  warmup_epochs: 2\n"               /* 45 */
+    "  warmup_start_lr: 0.001\n"         /* 46 */
+    "  min_lr: 1e-4\n"                   /* 47 */
+    "  lr_reference_batch: 256\n"        /* 48 */
+    "  accumulate: 4\n"                  /* 49 */
+    "  clip_norm: 1.5\n"                 /* 50 */
+    "early_stopping:\n"                  /* 51 */
+    "  enabled: true\n"                  /* 52 */
+    "  monitor: val_accuracy\n"          /* 53 */
+    "  patience: 3\n"                    /* 54 */
+    "  min_delta: 0.002\n"               /* 55 */
+    "checkpoint:\n"                      /* 56 */
+    "  dir: runs/x\n"                    /* 57 */
+    "  every_steps: 250\n"               /* 58 */
+    "  every_epochs: 2\n"                /* 59 */
+    "  keep_last: 3\n"                   /* 60 */
+    "  stop_on_error: true\n"            /* 61 */
+    "logging:\n"                         /* 62 */
+    "  metrics: runs/x/metrics.jsonl\n"  /* 63 */
+    "  print_every: 10\n";               /* 64 */
 
 static void check_full_layers(const io_config *cfg)
 {
@@ -272,6 +287,18 @@ static void test_full_config(void)
     CU_ASSERT(cfg.train.seed == UINT64_MAX);
     CU_ASSERT_EQUAL(cfg.train.lr, 0.05);
     CU_ASSERT_EQUAL(cfg.train.max_steps, 500);
+    CU_ASSERT_EQUAL(cfg.train.schedule, NN_SCHED_COSINE);
+    CU_ASSERT_EQUAL(cfg.train.warmup_steps, 0);
+    CU_ASSERT_EQUAL(cfg.train.warmup_epochs, 2);
+    CU_ASSERT_EQUAL(cfg.train.warmup_start_lr, 0.001);
+    CU_ASSERT_EQUAL(cfg.train.min_lr, 1e-4);
+    CU_ASSERT_EQUAL(cfg.train.lr_reference_batch, 256);
+    CU_ASSERT_EQUAL(cfg.train.accumulate, 4);
+    CU_ASSERT_EQUAL(cfg.train.clip_norm, 1.5);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 1);
+    ASSERT_STR(cfg.early_stop.monitor, "val_accuracy");
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 3);
+    CU_ASSERT_EQUAL(cfg.early_stop.min_delta, 0.002);
     ASSERT_STR(cfg.ckpt.dir, "runs/x");
     CU_ASSERT_EQUAL(cfg.ckpt.every_steps, 250);
     CU_ASSERT_EQUAL(cfg.ckpt.every_epochs, 2);
@@ -318,11 +345,34 @@ static void test_defaults_idx(void)
     CU_ASSERT_EQUAL(cfg.data.skip_rows, 0);
     CU_ASSERT_EQUAL(cfg.data.header, 1);
     CU_ASSERT_EQUAL(cfg.data.limit, 0);
+    CU_ASSERT_PTR_NULL(cfg.data.val);
+    CU_ASSERT_PTR_NULL(cfg.data.val_labels);
     CU_ASSERT_EQUAL(cfg.train.epochs, 1);
     CU_ASSERT_EQUAL(cfg.train.batch_size, 32);
     CU_ASSERT(cfg.train.seed == 1);
     CU_ASSERT_EQUAL(cfg.train.lr, 0.1);
     CU_ASSERT_EQUAL(cfg.train.max_steps, 0);
+    /* no schedule keys: a constant rate, exactly as before they existed */
+    CU_ASSERT_EQUAL(cfg.train.schedule, NN_SCHED_CONSTANT);
+    CU_ASSERT_EQUAL(cfg.train.warmup_steps, 0);
+    CU_ASSERT_EQUAL(cfg.train.warmup_epochs, 0);
+    CU_ASSERT_EQUAL(cfg.train.warmup_start_lr, 0.0);
+    CU_ASSERT_EQUAL(cfg.train.step_size, 0);
+    CU_ASSERT_EQUAL(cfg.train.step_size_epochs, 0);
+    CU_ASSERT_EQUAL(cfg.train.gamma, 0.1);
+    CU_ASSERT_EQUAL(cfg.train.decay_steps, 0);
+    CU_ASSERT_EQUAL(cfg.train.decay_epochs, 0);
+    CU_ASSERT_EQUAL(cfg.train.min_lr, 0.0);
+    CU_ASSERT_EQUAL(cfg.train.lr_reference_batch, 0);
+    CU_ASSERT_EQUAL(cfg.train.accumulate, 1);
+    CU_ASSERT_EQUAL(cfg.train.clip_norm, 0.0);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 0);
+    ASSERT_STR(cfg.early_stop.monitor, "val_loss");
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 5);
+    CU_ASSERT_EQUAL(cfg.early_stop.min_delta, 0.0);
+    nn_schedule sc = io_train_schedule(&cfg.train, 10, 100);
+    for (uint64_t t = 0; t < 300; t += 7)
+        CU_ASSERT_EQUAL(nn_schedule_lr(&sc, t), 0.1);
     CU_ASSERT_PTR_NULL(cfg.ckpt.dir);
     CU_ASSERT_EQUAL(cfg.ckpt.every_steps, 0);
     CU_ASSERT_EQUAL(cfg.ckpt.every_epochs, 1);
@@ -550,6 +600,297 @@ static void test_duplicate_keys(void)
                  "test.yaml:5: ", "duplicate key");
 }
 
+
+/* ---- schedules, accumulation, early stopping, data.val ----------------- */
+
+/* Parse `text` into cfg; the parse must succeed. */
+static void parse_ok(io_config *cfg, const char *text, int caller)
+{
+    nn_error err;
+    int rc = parse_text(cfg, text, NULL, 0, &err);
+    if (rc) fprintf(stderr, "\n    (test line %d) %s\n", caller, err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+static void test_schedule_kinds(void)
+{
+    io_config cfg;
+    /* the table's names are in nn_schedule_kind order */
+    const char *names[] = {"constant", "step", "exponential", "cosine"};
+    const char *extra[] = {"", "  step_size: 5\n", "  decay_steps: 5\n", ""};
+    for (int i = 0; i < NN_SCHED_KINDS; i++) {
+        char text[128];
+        snprintf(text, sizeof text, "  schedule: %s\n%s", names[i], extra[i]);
+        parse_ok(&cfg, edit(14, text), __LINE__);
+        CU_ASSERT_EQUAL(cfg.train.schedule, nn_schedule_kind_parse(names[i]));
+        CU_ASSERT_EQUAL((int)cfg.train.schedule, i);
+        io_config_free(&cfg);
+    }
+    parse_ok(&cfg, edit(14, "  schedule: step\n  step_size: 100\n"
+                            "  gamma: 0.5\n  warmup_steps: 10\n"), __LINE__);
+    CU_ASSERT_EQUAL(cfg.train.step_size, 100);
+    CU_ASSERT_EQUAL(cfg.train.gamma, 0.5);
+    CU_ASSERT_EQUAL(cfg.train.warmup_steps, 10);
+    io_config_free(&cfg);
+    parse_ok(&cfg, edit(14, "  schedule: step\n  step_size_epochs: 3\n"
+                            "  gamma: 1\n"), __LINE__);
+    CU_ASSERT_EQUAL(cfg.train.step_size, 0);
+    CU_ASSERT_EQUAL(cfg.train.step_size_epochs, 3);
+    CU_ASSERT_EQUAL(cfg.train.gamma, 1.0);
+    io_config_free(&cfg);
+    parse_ok(&cfg, edit(14, "  schedule: exponential\n  decay_epochs: 2\n"
+                            "  gamma: 0.9\n  warmup_epochs: 1\n"
+                            "  warmup_start_lr: 0.01\n"), __LINE__);
+    CU_ASSERT_EQUAL(cfg.train.decay_epochs, 2);
+    CU_ASSERT_EQUAL(cfg.train.gamma, 0.9);
+    CU_ASSERT_EQUAL(cfg.train.warmup_epochs, 1);
+    CU_ASSERT_EQUAL(cfg.train.warmup_start_lr, 0.01);
+    io_config_free(&cfg);
+    /* explicit zeros mean "off" where 0 is the default */
+    parse_ok(&cfg, edit(14, "  warmup_steps: 0\n  warmup_epochs: 0\n"
+                            "  lr_reference_batch: 0\n  clip_norm: 0\n"),
+             __LINE__);
+    CU_ASSERT_EQUAL(cfg.train.warmup_steps + cfg.train.warmup_epochs, 0);
+    io_config_free(&cfg);
+}
+
+static void test_schedule_errors(void)
+{
+    EXPECT_ERROR(edit(14, "  schedule: linear\n"), "test.yaml:14: ",
+                 "training.schedule: 'linear' is not one of: constant, step, "
+                 "exponential, cosine");
+    EXPECT_ERROR(edit(14, "  schedule: step\n"), "test.yaml:10: ",
+                 "training.step_size: required when training.schedule is step "
+                 "(or training.step_size_epochs)");
+    EXPECT_ERROR(edit(14, "  schedule: exponential\n  gamma: 0.5\n"),
+                 "test.yaml:10: ", "training.decay_steps: required");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 0\n"), "test.yaml:15: ",
+                 "training.step_size: 0 is out of range [1, inf)");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 4\n"
+                          "  step_size_epochs: 1\n"), "test.yaml:16: ",
+                 "training.step_size_epochs: give training.step_size or "
+                 "training.step_size_epochs, not both");
+    EXPECT_ERROR(edit(14, "  warmup_steps: 4\n  warmup_epochs: 1\n"),
+                 "test.yaml:15: ", "training.warmup_epochs: give");
+    EXPECT_ERROR(edit(14, "  schedule: cosine\n  gamma: 0.5\n"), "test.yaml:15: ",
+                 "training.gamma: not used with training.schedule cosine");
+    EXPECT_ERROR(edit(14, "  step_size: 5\n"), "test.yaml:14: ",
+                 "training.step_size: not used with training.schedule constant");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 5\n  min_lr: 0\n"),
+                 "test.yaml:16: ", "training.min_lr: not used with");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 5\n"
+                          "  decay_epochs: 1\n"), "test.yaml:16: ",
+                 "training.decay_epochs: not used with training.schedule step");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 5\n  gamma: 0\n"),
+                 "test.yaml:16: ", "training.gamma: 0 is out of range (0, 1]");
+    EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 5\n  gamma: 1.5\n"),
+                 "test.yaml:16: ", "training.gamma");
+    EXPECT_ERROR(edit(14, "  warmup_start_lr: 0.01\n"), "test.yaml:14: ",
+                 "training.warmup_start_lr: has no effect without");
+    EXPECT_ERROR(edit(14, "  warmup_steps: 3\n  warmup_start_lr: -1\n"),
+                 "test.yaml:15: ", "training.warmup_start_lr");
+    EXPECT_ERROR(edit(14, "  schedule: cosine\n  min_lr: 0.2\n"), "test.yaml:15: ",
+                 "training.min_lr: 0.2 is above the base rate 0.1");
+    /* the base rate is the scaled one: 0.1 * 32 / 64 = 0.05 */
+    EXPECT_ERROR(edit(14, "  schedule: cosine\n  min_lr: 0.06\n"
+                          "  lr_reference_batch: 64\n"), "test.yaml:15: ",
+                 "training.min_lr: 0.06 is above the base rate 0.05");
+    EXPECT_ERROR(edit(14, "  schedule: cosine\n  warmup_epochs: 1\n"),
+                 "test.yaml:15: ",
+                 "training.warmup_epochs: 1 leaves no epoch for the cosine");
+    EXPECT_ERROR(edit(14, "  accumulate: 0\n"), "test.yaml:14: ",
+                 "training.accumulate: 0 is out of range [1, inf)");
+    EXPECT_ERROR(edit(14, "  accumulate: 33\n"), "test.yaml:14: ",
+                 "training.accumulate: 33 micro-batches exceed "
+                 "training.batch_size 32");
+    EXPECT_ERROR(edit(14, "  clip_norm: -1\n"), "test.yaml:14: ",
+                 "training.clip_norm");
+    EXPECT_SET_ERROR("training.schedule=step", "test.yaml:10: ",
+                     "training.step_size: required");
+    EXPECT_SET_ERROR("training.min_lr=0.01", "--set training.min_lr: ",
+                     "not used with training.schedule constant");
+}
+
+static void test_schedule_from_config(void)
+{
+    io_config cfg;
+    /* epochs become steps: 2 * 50 warmup, decay every 3 * 50 */
+    parse_ok(&cfg, edit(14, "  schedule: step\n  step_size_epochs: 3\n"
+                            "  gamma: 0.5\n  warmup_epochs: 2\n"
+                            "  warmup_start_lr: 0.02\n"), __LINE__);
+    nn_schedule s = io_train_schedule(&cfg.train, 50, 1000);
+    nn_error err;
+    CU_ASSERT_EQUAL(nn_schedule_check(&s, &err), 0);
+    CU_ASSERT_EQUAL(s.kind, NN_SCHED_STEP);
+    CU_ASSERT_EQUAL(s.warmup_steps, 100);
+    CU_ASSERT_EQUAL(s.step_size, 150);
+    CU_ASSERT_EQUAL(s.warmup_start, 0.02);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 50), 0.06, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 249), 0.1, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 250), 0.05, 1e-12);
+    io_config_free(&cfg);
+    /* steps stay steps; the linear scaling rule: 0.1 * 32 / 8 = 0.4 */
+    parse_ok(&cfg, edit(14, "  schedule: exponential\n  decay_steps: 7\n"
+                            "  lr_reference_batch: 8\n"), __LINE__);
+    s = io_train_schedule(&cfg.train, 50, 1000);
+    CU_ASSERT_EQUAL(s.decay_steps, 7);
+    CU_ASSERT_EQUAL(s.warmup_steps, 0);
+    CU_ASSERT_DOUBLE_EQUAL(s.base_lr, 0.4, 1e-15);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 14), 0.004, 1e-15);
+    io_config_free(&cfg);
+    /* cosine: total_steps is the caller's, min_lr the file's */
+    parse_ok(&cfg, edit(14, "  schedule: cosine\n  warmup_steps: 5\n"
+                            "  min_lr: 0.001\n"), __LINE__);
+    s = io_train_schedule(&cfg.train, 50, 105);
+    CU_ASSERT_EQUAL(nn_schedule_check(&s, &err), 0);
+    CU_ASSERT_EQUAL(s.total_steps, 105);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 55), 0.0505, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(nn_schedule_lr(&s, 105), 0.001, 1e-15);
+    s = io_train_schedule(&cfg.train, 50, 5); /* the run is all warmup */
+    CU_ASSERT_EQUAL(nn_schedule_check(&s, &err), NN_EXIT_USAGE);
+    io_config_free(&cfg);
+    /* epochs * steps_per_epoch past 2^64 saturates instead of wrapping */
+    io_train_cfg t;
+    memset(&t, 0, sizeof t);
+    t.lr = 0.1;
+    t.batch_size = 1;
+    t.schedule = NN_SCHED_EXPONENTIAL;
+    t.decay_epochs = 1000;
+    t.gamma = 0.5;
+    s = io_train_schedule(&t, UINT64_MAX / 10, 0);
+    CU_ASSERT(s.decay_steps == UINT64_MAX);
+}
+
+static void test_early_stopping(void)
+{
+    io_config cfg;
+    const char *val = "  train_labels: b.idx\n  val_fraction: 0.2\n";
+    /* an empty section turns it on with the defaults */
+    char text[1024];
+    snprintf(text, sizeof text, "%searly_stopping:\n", edit(9, val));
+    parse_ok(&cfg, text, __LINE__);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 1);
+    ASSERT_STR(cfg.early_stop.monitor, "val_loss");
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 5);
+    CU_ASSERT_EQUAL(cfg.early_stop.min_delta, 0.0);
+    io_config_free(&cfg);
+    snprintf(text, sizeof text, "%searly_stopping: {patience: 2, min_delta: 0.01}\n",
+             edit(9, val));
+    parse_ok(&cfg, text, __LINE__);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 1);
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 2);
+    CU_ASSERT_EQUAL(cfg.early_stop.min_delta, 0.01);
+    io_config_free(&cfg);
+    /* enabled: false keeps the section but switches it off; then it needs
+     * no validation data either */
+    snprintf(text, sizeof text, "%searly_stopping:\n  enabled: false\n"
+             "  patience: 9\n", MINIMAL);
+    parse_ok(&cfg, text, __LINE__);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 0);
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 9);
+    io_config_free(&cfg);
+    /* overrides: a key under the section turns it on, enabled=false off */
+    nn_error err;
+    char *on[] = {"data.val_fraction=0.1", "early_stopping.patience=3"};
+    CU_ASSERT_EQUAL_FATAL(parse_text(&cfg, MINIMAL, on, 2, &err), 0);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 1);
+    CU_ASSERT_EQUAL(cfg.early_stop.patience, 3);
+    io_config_free(&cfg);
+    char *off[] = {"early_stopping.enabled=false"};
+    snprintf(text, sizeof text, "%searly_stopping:\n", edit(9, val));
+    CU_ASSERT_EQUAL_FATAL(parse_text(&cfg, text, off, 1, &err), 0);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 0);
+    io_config_free(&cfg);
+    /* monitor accuracy with the classifier loss */
+    snprintf(text, sizeof text, "%searly_stopping: {monitor: val_accuracy}\n",
+             edit(5, "loss: cross_entropy\n"));
+    char *vf[] = {"data.val_fraction=0.1"};
+    CU_ASSERT_EQUAL_FATAL(parse_text(&cfg, text, vf, 1, &err), 0);
+    ASSERT_STR(cfg.early_stop.monitor, "val_accuracy");
+    io_config_free(&cfg);
+}
+
+static void test_early_stopping_errors(void)
+{
+    static char text[1024];
+    snprintf(text, sizeof text, "%searly_stopping:\n  patience: 3\n", MINIMAL);
+    EXPECT_ERROR(text, "test.yaml:14: ",
+                 "early_stopping: needs validation data (data.val_fraction > 0 "
+                 "or data.val)");
+    snprintf(text, sizeof text, "%searly_stopping:\n  enabled: yes\n", MINIMAL);
+    EXPECT_ERROR(text, "test.yaml:15: ", "early_stopping: needs validation");
+    const char *val = "  train_labels: b.idx\n  val_fraction: 0.2\n";
+    snprintf(text, sizeof text, "%searly_stopping:\n  monitor: val_accuracy\n",
+             edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:16: ",
+                 "early_stopping.monitor: val_accuracy needs loss cross_entropy");
+    snprintf(text, sizeof text, "%searly_stopping:\n  monitor: loss\n",
+             edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:16: ",
+                 "early_stopping.monitor: 'loss' is not one of: val_loss, "
+                 "val_accuracy");
+    snprintf(text, sizeof text, "%searly_stopping:\n  patience: 0\n",
+             edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:16: ", "early_stopping.patience: 0 is out of "
+                                         "range [1, inf)");
+    snprintf(text, sizeof text, "%searly_stopping:\n  min_delta: -0.1\n",
+             edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:16: ", "early_stopping.min_delta");
+    snprintf(text, sizeof text, "%searly_stopping:\n  wait: 3\n", edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:16: ", "early_stopping.wait: unknown key "
+                 "(known here: enabled, monitor, patience, min_delta)");
+    snprintf(text, sizeof text, "%searly_stopping: 3\n", edit(9, val));
+    EXPECT_ERROR(text, "test.yaml:15: ", "early_stopping: expected a map");
+    EXPECT_SET_ERROR("early_stopping.patience=2", "--set early_stopping.patience: ",
+                     "early_stopping: needs validation data");
+}
+
+static void test_val_file(void)
+{
+    io_config cfg;
+    parse_ok(&cfg, edit(9, "  train_labels: b.idx\n  val: v.idx\n"
+                           "  val_labels: vl.idx\n"), __LINE__);
+    ASSERT_STR(cfg.data.val, "v.idx");
+    ASSERT_STR(cfg.data.val_labels, "vl.idx");
+    CU_ASSERT_EQUAL(cfg.data.val_fraction, 0.0);
+    io_config_free(&cfg);
+    /* csv: one file holds inputs and targets */
+    parse_ok(&cfg, edit_n(7, 3, "  format: csv\n  train: t.csv\n"
+                                "  val: v.csv\n"), __LINE__);
+    ASSERT_STR(cfg.data.val, "v.csv");
+    CU_ASSERT_PTR_NULL(cfg.data.val_labels);
+    io_config_free(&cfg);
+    /* an explicit val_fraction of 0 does not conflict */
+    parse_ok(&cfg, edit(9, "  train_labels: b.idx\n  val: v.idx\n"
+                           "  val_labels: vl.idx\n  val_fraction: 0\n"),
+             __LINE__);
+    io_config_free(&cfg);
+    /* and early stopping counts a validation file as validation data */
+    static char text[1024];
+    snprintf(text, sizeof text, "%searly_stopping:\n",
+             edit(9, "  train_labels: b.idx\n  val: v.idx\n"
+                     "  val_labels: vl.idx\n"));
+    parse_ok(&cfg, text, __LINE__);
+    CU_ASSERT_EQUAL(cfg.early_stop.enabled, 1);
+    io_config_free(&cfg);
+
+    EXPECT_ERROR(edit(9, "  train_labels: b.idx\n  val: v.idx\n"),
+                 "test.yaml:6: ", "data.val_labels: data.val and "
+                                  "data.val_labels go together for idx");
+    EXPECT_ERROR(edit(9, "  train_labels: b.idx\n  val_labels: vl.idx\n"),
+                 "test.yaml:10: ", "data.val: data.val and data.val_labels");
+    EXPECT_ERROR(edit(9, "  train_labels: b.idx\n  val: v.idx\n"
+                         "  val_labels: vl.idx\n  val_fraction: 0.1\n"),
+                 "test.yaml:12: ",
+                 "data.val_fraction: not used with data.val");
+    EXPECT_ERROR(edit_n(7, 3, "  format: csv\n  train: t.csv\n"
+                              "  val: v.csv\n  val_labels: x.csv\n"),
+                 "test.yaml:10: ",
+                 "data.val_labels: not used with data.format csv");
+    EXPECT_ERROR(edit(9, "  train_labels: b.idx\n  val: ''\n"), "test.yaml:10: ",
+                 "data.val: empty string");
+}
+
 /* ---- overrides ---------------------------------------------------------- */
 
 static void test_overrides_apply(void)
@@ -726,6 +1067,15 @@ static const cu_test error_tests[] = {
     {"duplicate keys", test_duplicate_keys},
     {NULL, NULL}};
 
+static const cu_test training_tests[] = {
+    {"schedule kinds and their keys", test_schedule_kinds},
+    {"schedule errors, accumulate, clip_norm", test_schedule_errors},
+    {"io_train_schedule: epochs to steps, scaling", test_schedule_from_config},
+    {"early stopping: presence, enabled, overrides", test_early_stopping},
+    {"early stopping errors", test_early_stopping_errors},
+    {"data.val: a separate validation file", test_val_file},
+    {NULL, NULL}};
+
 static const cu_test override_tests[] = {
     {"overrides set and insert", test_overrides_apply},
     {"malformed overrides", test_overrides_malformed},
@@ -740,6 +1090,7 @@ static const cu_test misc_tests[] = {
 static const cu_suite suites[] = {
     {"config: valid", valid_tests},
     {"config: errors", error_tests},
+    {"config: training controls", training_tests},
     {"config: overrides", override_tests},
     {"config: files and tree", misc_tests},
     {NULL, NULL}};
