@@ -17,6 +17,7 @@ struct comm_ctx {
     int local_rank, local_size;
     int nodes;
     char host[MPI_MAX_PROCESSOR_NAME];
+    MPI_Request req[COMM_MAX_REQUESTS]; /* MPI_REQUEST_NULL: free slot */
 };
 
 /* Largest element count handed to one MPI call (MPI counts are int). */
@@ -35,10 +36,16 @@ static int count_nodes(comm_ctx *c, MPI_Comm node)
 
 comm_ctx *comm_init(int *argc, char ***argv)
 {
-    if (MPI_Init(argc, argv) != MPI_SUCCESS) return NULL;
+    /* FUNNELED: helper threads exist (the checkpoint writer, BLAS) but
+     * only the main thread calls MPI. */
+    int provided = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
+        MPI_SUCCESS)
+        return NULL;
     comm_ctx *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->world = MPI_COMM_WORLD;
+    for (int i = 0; i < COMM_MAX_REQUESTS; i++) c->req[i] = MPI_REQUEST_NULL;
     MPI_Comm_set_errhandler(c->world, MPI_ERRORS_RETURN);
     MPI_Comm_rank(c->world, &c->rank);
     MPI_Comm_size(c->world, &c->size);
@@ -107,6 +114,41 @@ int comm_allreduce_max_i64(comm_ctx *c, int64_t *buf, size_t count)
 {
     if (c->size == 1) return 0;
     return allreduce(c, buf, count, sizeof *buf, MPI_INT64_T, MPI_MAX);
+}
+
+int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req)
+{
+    *req = -1;
+    if (c->size == 1) return 0;
+    if (count > COMM_CHUNK) return 1;
+    int slot = 0;
+    while (slot < COMM_MAX_REQUESTS && c->req[slot] != MPI_REQUEST_NULL) slot++;
+    if (slot == COMM_MAX_REQUESTS) return 1;
+    if (MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM,
+                       c->world, &c->req[slot]) != MPI_SUCCESS)
+        return 1;
+    *req = slot;
+    return 0;
+}
+
+int comm_test(comm_ctx *c, int req, int *done)
+{
+    *done = 1;
+    if (req < 0) return 0;
+    if (req >= COMM_MAX_REQUESTS) return 1;
+    int flag = 0;
+    /* MPI_Test frees the request and sets it to MPI_REQUEST_NULL. */
+    if (MPI_Test(&c->req[req], &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+        return 1;
+    *done = flag;
+    return 0;
+}
+
+int comm_wait(comm_ctx *c, int req)
+{
+    if (req < 0) return 0;
+    if (req >= COMM_MAX_REQUESTS) return 1;
+    return MPI_Wait(&c->req[req], MPI_STATUS_IGNORE) != MPI_SUCCESS;
 }
 
 int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root)

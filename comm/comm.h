@@ -30,6 +30,20 @@ int comm_allreduce_sum(comm_ctx *c, float *buf, size_t count);
 int comm_allreduce_sum_d(comm_ctx *c, double *buf, size_t count);
 /* In-place max of int64 values across ranks. */
 int comm_allreduce_max_i64(comm_ctx *c, int64_t *buf, size_t count);
+/* Non-blocking in-place sum of buf[0, count), count <= 2^30. Stores a
+ * request id in *req (>= 0; -1 with one rank: nothing to do). buf must not
+ * be touched until the request completed. Every rank must start the same
+ * requests in the same order; they may complete in any order. At most
+ * COMM_MAX_REQUESTS may be outstanding. Returns 0 or non-zero (MPI error,
+ * too many requests, count too large). */
+#define COMM_MAX_REQUESTS 64
+int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req);
+/* Progress request req; *done = 1 once it completed (the id is then free
+ * and must not be used again). req = -1 is always done. */
+int comm_test(comm_ctx *c, int req, int *done);
+/* Block until request req completed (the id is then free). */
+int comm_wait(comm_ctx *c, int req);
+
 /* Broadcast `bytes` bytes from root. */
 int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root);
 int comm_barrier(comm_ctx *c);

@@ -217,9 +217,16 @@ void nn_model_backward(nn_model *m, const float *x, const float *dout,
         const float *xin = i ? m->acts[i - 1] : x;
         float *dx = i > first ? m->dbuf[k] : NULL;
         l->ops->backward(l, xin, m->acts[i], dy, dx, n);
+        if (m->hook) m->hook(m->hook_ctx, i);
         dy = dx;
         k ^= 1; /* next dx goes to the other buffer, never over dy */
     }
+}
+
+void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx)
+{
+    m->hook = fn;
+    m->hook_ctx = fn ? ctx : NULL;
 }
 
 void nn_model_zero_grad(nn_model *m)

@@ -19,6 +19,12 @@ typedef struct nn_segment {
     int trainable;    /* 0: frozen layer */
 } nn_segment;
 
+/* Called by nn_model_backward right after layer `layer`'s backward has
+ * run (its parameter gradients are final for this pass), in backward order
+ * (last layer first); layers below the first trainable one are skipped.
+ * Used to start the gradient allreduce of a bucket while backward goes on. */
+typedef void (*nn_backward_hook)(void *ctx, size_t layer);
+
 typedef struct nn_model {
     size_t n_layers;
     nn_layer *layers;
@@ -33,6 +39,8 @@ typedef struct nn_model {
     float *dbuf[2];   /* gradient ping-pong, [rows_cap, max width] */
     float *ws;        /* shared scratch */
     size_t ws_cap;
+    nn_backward_hook hook; /* NULL: none */
+    void *hook_ctx;
 } nn_model;
 
 /* Build a model from layer specs (copied) for samples of shape `in`.
@@ -57,6 +65,9 @@ const float *nn_model_forward(nn_model *m, const float *x, size_t n,
  * computed. */
 void nn_model_backward(nn_model *m, const float *x, const float *dout,
                        size_t n);
+
+/* Install (fn != NULL) or remove (fn == NULL) the backward hook. */
+void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx);
 
 void nn_model_zero_grad(nn_model *m);
 nn_shape nn_model_out_shape(const nn_model *m);
