@@ -52,3 +52,19 @@ int tr_evaluate_all(tr_session *s, const io_dataset *d, tr_stats *out)
     free(rows);
     return st;
 }
+
+int tr_validate(tr_session *s, tr_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (s->have_val) return tr_evaluate_all(s, &s->val, out);
+    if (!s->shard.n_val) return 0;
+    /* the held-out ids this rank holds, as local rows */
+    size_t *rows = nn_xcalloc(s->shard.n_val + 1, sizeof *rows), n = 0;
+    for (size_t i = 0; i < s->shard.n_val; i++) {
+        size_t id = s->shard.val[i];
+        if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
+    }
+    int st = tr_evaluate(s, &s->train, rows, n, out);
+    free(rows);
+    return st;
+}

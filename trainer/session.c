@@ -88,6 +88,7 @@ static int standardize(tr_session *s)
     }
     io_dataset_standardize(&s->train, m, q);
     if (s->have_test) io_dataset_standardize(&s->test, m, q);
+    if (s->have_val) io_dataset_standardize(&s->val, m, q);
     /* Kept for checkpoints, so predict can normalise new inputs alike. */
     s->norm_mean = m;
     s->norm_std = q;
@@ -100,8 +101,16 @@ int tr_load_data(tr_session *s)
     size_t r = (size_t)s->rank, p = (size_t)s->size;
     int st = io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, r, p, &s->err);
     s->have_test = d->test != NULL;
+    s->have_val = d->val != NULL;
     if (!st && s->have_test)
         st = io_dataset_load(&s->test, d, IO_SPLIT_TEST, r, p, &s->err);
+    if (!st && s->have_val) {
+        /* A validation file is read like a test file. */
+        io_data_cfg v = *d;
+        v.test = d->val;
+        v.test_labels = d->val_labels;
+        st = io_dataset_load(&s->val, &v, IO_SPLIT_TEST, r, p, &s->err);
+    }
     if ((st = tr_agree(s, st))) return st;
     io_shard_plan(&s->shard, s->train.total, s->train.lo, s->train.hi,
                   s->cfg.train.seed, d->val_fraction);
@@ -114,6 +123,7 @@ int tr_load_data(tr_session *s)
     if (!strcmp(d->normalize, "scale")) {
         io_dataset_scale(&s->train, (float)d->scale);
         if (s->have_test) io_dataset_scale(&s->test, (float)d->scale);
+        if (s->have_val) io_dataset_scale(&s->val, (float)d->scale);
     } else if (!strcmp(d->normalize, "standardize")) {
         if ((st = standardize(s))) return st;
     }
@@ -168,6 +178,7 @@ int tr_build_model(tr_session *s)
         tr_loss_layout(s);
         st = check_labels(s, &s->train);
         if (!st && s->have_test) st = check_labels(s, &s->test);
+        if (!st && s->have_val) st = check_labels(s, &s->val);
     }
     if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
@@ -223,6 +234,7 @@ void tr_session_free(tr_session *s)
     free(s->best);
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
+    io_dataset_free(&s->val);
     io_config_free(&s->cfg);
     if (s->metrics) fclose(s->metrics);
 }

@@ -53,7 +53,8 @@ typedef struct tr_session {
     char *vocab;                /* text data: id -> byte, saved in checkpoints */
     size_t vocab_len;
     io_dataset train, test;     /* this rank's shards (test may be empty) */
-    int have_test;
+    io_dataset val;             /* data.val: a separate validation file */
+    int have_test, have_val;
     double *norm_mean;          /* standardize: per-feature mean and std */
     double *norm_std;           /* (NULL when not standardizing) */
     io_shard shard;             /* train/val split and epoch order */
@@ -102,6 +103,9 @@ void tr_session_free(tr_session *s);
  * summed across ranks into *out. Collective. */
 int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
                 size_t n, tr_stats *out);
+/* Validation (collective): the data.val file if given, else the
+ * held-out rows of the training file; out->count == 0 if there is none. */
+int tr_validate(tr_session *s, tr_stats *out);
 /* The same over every local row of d. */
 int tr_evaluate_all(tr_session *s, const io_dataset *d, tr_stats *out);
 

@@ -174,24 +174,12 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
     return sums[3] > 0 ? TR_STOP : 0;
 }
 
-/* Local row indices of the validation ids this rank holds. */
-static size_t local_val_rows(const tr_session *s, size_t **out)
-{
-    size_t *rows = nn_xcalloc(s->shard.n_val + 1, sizeof *rows), n = 0;
-    for (size_t i = 0; i < s->shard.n_val; i++) {
-        size_t id = s->shard.val[i];
-        if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
-    }
-    *out = rows;
-    return n;
-}
-
 static void startup_banner(tr_session *s, size_t steps)
 {
     if (s->rank == 0 && !s->opt->quiet) nn_model_summary(s->model, stdout);
     tr_say(s, "data: %zu training rows, %zu validation rows%s; global batch "
               "%zu = %zu steps/epoch\n",
-           s->shard.n_train, s->shard.n_val,
+           s->shard.n_train, s->have_val ? s->val.total : s->shard.n_val,
            s->have_test ? ", test set present" : "", s->cfg.train.batch_size,
            steps);
 }
@@ -236,13 +224,9 @@ static int run_epochs(tr_session *s)
 {
     const io_train_cfg *tc = &s->cfg.train;
     size_t steps = io_shard_steps(&s->shard, tc->batch_size);
-    size_t *val = NULL, n_val = local_val_rows(s, &val);
     int st = 0;
     startup_banner(s, steps);
-    if (s->best_epoch && !s->best && (st = tr_load_best(s))) {
-        free(val);
-        return st;
-    }
+    if (s->best_epoch && !s->best && (st = tr_load_best(s))) return st;
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
         io_shard_epoch(&s->shard, s->epoch);
         size_t rows = io_shard_max_rows(&s->shard, tc->batch_size);
@@ -293,9 +277,7 @@ static int run_epochs(tr_session *s)
                              .lr = current_lr(s), .train = ep,
                              .samples_per_sec = rows_e / dt,
                              .elapsed = comm_wtime() - s->t0};
-        if (s->shard.n_val &&
-            (st = tr_evaluate(s, &s->train, val, n_val, &r.val)))
-            break;
+        if ((st = tr_validate(s, &r.val))) break;
         char vbuf[96] = "";
         if (r.val.count > 0) {
             double va = tr_accuracy(s, &r.val);
@@ -334,7 +316,6 @@ static int run_epochs(tr_session *s)
             break;
         }
     }
-    free(val);
     return st;
 }
 
@@ -385,7 +366,7 @@ static int prepare(tr_session *s)
         nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
         return NN_EXIT_USAGE;
     }
-    if (s->cfg.early_stop.enabled && !s->shard.n_val)
+    if (s->cfg.early_stop.enabled && !s->shard.n_val && !s->have_val)
         return nn_error_set(&s->err, NN_EXIT_USAGE,
                             "%s: early_stopping needs validation data "
                             "(data.val_fraction or data.val)",
