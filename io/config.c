@@ -45,7 +45,9 @@ typedef enum {
     T_LAYERS   /* model.layers: a sequence of maps -> nn_spec[] */
 } key_type;
 
-enum { F_REQ = 1, F_LO_OPEN = 2, F_HI_OPEN = 4 };
+/* F_LIST: a T_STR that may also be written as a list of values, stored
+ * joined with ',' ("[fc1, fc2]" -> "fc1,fc2"). */
+enum { F_REQ = 1, F_LO_OPEN = 2, F_HI_OPEN = 4, F_LIST = 8 };
 
 /* One config key. Numbers must lie in [lo, hi] (ends open by flag);
  * `def` is the default written as it would be in the file (parsed by the
@@ -75,6 +77,10 @@ static const char *const monitor_names[] = {"val_loss", "val_accuracy", NULL};
 
 static const key_def defs[] = {
     {"model.layers", T_LAYERS, 0, 0, 0, F_REQ, NULL, NULL},
+    /* fine-tuning: copy named layers' parameters from another checkpoint */
+    {"model.init_from", T_STR, OFF(init_from), 0, 0, 0, NULL, NULL},
+    {"model.init_layers", T_STR, OFF(init_layers), 0, 0, F_LIST, NULL, NULL},
+    {"model.unfreeze_epoch", T_SIZE, OFF(unfreeze_epoch), 0, INF, 0, "0", NULL},
     {"loss", T_ENUM, OFF(loss), 0, 0, F_REQ, NULL, loss_names},
     {"optimizer.type", T_OPTKIND, OFF(optim.kind), 0, 0, 0, "sgd", optim_names},
     {"optimizer.momentum", T_FLT, OFF(optim.momentum), 0, 1, F_HI_OPEN, "0", NULL},
@@ -605,6 +611,9 @@ static const io_yaml_pair *given(const parse_ctx *c, const char *key)
     return p && !io_yaml_is_null(p->value) ? p : NULL;
 }
 
+static int layer_value(parse_ctx *c, const io_yaml_pair *p, const char *key,
+                       char **out);
+
 static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
 {
     if (!p) {
@@ -614,6 +623,13 @@ static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
         return 0;
     }
     cfg_loc at = pair_loc(c, p);
+    if ((d->flags & F_LIST) && p->value->kind == IO_YAML_SEQ) {
+        char *joined = NULL;
+        int rc = layer_value(c, p, d->key, &joined);
+        if (rc == 0) rc = store(c->cfg, d, joined, &at, c->err);
+        free(joined);
+        return rc;
+    }
     if (p->value->kind != IO_YAML_SCALAR)
         return loc_error(&at, d->key, c->err, "expected a single value, got a %s",
                          io_yaml_kind_name(p->value->kind));
@@ -1026,17 +1042,9 @@ void io_config_free(io_config *cfg)
     free(cfg->layers);
     free(cfg->path);
     free(cfg->text);
-    free(cfg->loss);
-    free(cfg->data.format);
-    free(cfg->data.train);
-    free(cfg->data.train_labels);
-    free(cfg->data.test);
-    free(cfg->data.test_labels);
-    free(cfg->data.normalize);
-    free(cfg->data.val);
-    free(cfg->data.val_labels);
-    free(cfg->early_stop.monitor);
-    free(cfg->ckpt.dir);
-    free(cfg->log.metrics);
+    /* every string the table stores is owned by cfg */
+    for (size_t i = 0; i < N_DEFS; i++)
+        if (defs[i].type == T_STR || defs[i].type == T_ENUM)
+            free(*(char **)(void *)((char *)cfg + defs[i].offset));
     memset(cfg, 0, sizeof *cfg);
 }

@@ -93,6 +93,12 @@ typedef struct io_config {
     size_t text_len;
     size_t n_layers;
     nn_spec *layers;
+    char *init_from;     /* model.init_from: checkpoint to fine-tune from */
+    char *init_layers;   /* model.init_layers: "a,b" (NULL = every layer whose
+                            name the checkpoint's model also has) */
+    size_t unfreeze_epoch; /* model.unfreeze_epoch: from this (1-based) epoch
+                              on, layers with trainable: false train too
+                              (0 = stay frozen) */
     char *loss;          /* "mse", "cross_entropy", ... */
     nn_optim_cfg optim;
     io_data_cfg data;

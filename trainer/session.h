@@ -120,6 +120,11 @@ int tr_load_checkpoint(tr_session *s, const char *path, int resume);
 const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
                               size_t cap);
 
+/* Fine-tuning (trainer/finetune.c): copy layers from model.init_from, and
+ * at the start of each epoch let frozen layers train from unfreeze_epoch. */
+int tr_init_from(tr_session *s);
+void tr_unfreeze(tr_session *s);
+
 int tr_cmd_train(tr_session *s);
 int tr_cmd_eval(tr_session *s);
 int tr_cmd_lstsq(tr_session *s);

@@ -229,6 +229,7 @@ static int run_epochs(tr_session *s)
     if (s->best_epoch && !s->best && (st = tr_load_best(s))) return st;
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
         io_shard_epoch(&s->shard, s->epoch);
+        tr_unfreeze(s);
         size_t rows = io_shard_max_rows(&s->shard, tc->batch_size);
         /* activations are needed for one micro-batch at a time */
         size_t acc = tc->accumulate ? tc->accumulate : 1;
@@ -393,6 +394,7 @@ int tr_cmd_train(tr_session *s)
             tr_say(s, "no checkpoint to resume from; starting fresh\n");
         }
     }
+    if (!resumed && (st = tr_init_from(s))) return st;
     if ((st = tr_agree(s, prepare(s)))) return st;
     if ((st = tr_agree(s, tr_metrics_open(s, resumed)))) return st;
     s->t0 = comm_wtime();
