@@ -12,32 +12,61 @@
 #define AXON_VERSION "0.1.0"
 
 static const char *usage =
-    "usage: axon COMMAND CONFIG [options]\n"
+    "usage: axon COMMAND [CONFIG | INPUT] [options]\n"
     "\n"
     "Data-parallel neural-network training. Run under MPI for several ranks:\n"
     "  mpirun -np 4 axon train configs/fashion_mlp.yaml\n"
     "\n"
     "commands:\n"
     "  train CONFIG     train the model the config describes\n"
-    "  eval CONFIG      loss and accuracy of a checkpoint on the test set\n"
+    "  eval CONFIG --checkpoint PATH\n"
+    "                   loss and accuracy of a checkpoint on the test set\n"
     "                   (the training file if the config names no test set)\n"
     "  lstsq CONFIG     closed-form least squares (one dense layer, loss mse)\n"
     "  predict --checkpoint PATH INPUT [--out FILE]\n"
     "                   predictions for a file of inputs (IDX or CSV, as the\n"
     "                   model was trained on), as CSV; needs no config\n"
+    "  sample --checkpoint PATH [--prompt TEXT] [--length N]\n"
+    "         [--temperature T] [--seed S] [--out FILE]\n"
+    "                   text from a character model, or (--out x.png) a grid\n"
+    "                   of images from a GAN generator\n"
     "\n"
     "options:\n"
     "  --set KEY=VALUE  override a config value, e.g. --set training.epochs=3\n"
     "                   or --set model.layers.0.units=64 (repeatable)\n"
     "  --resume PATH    continue training from a checkpoint; 'auto' takes\n"
     "                   <checkpoint.dir>/last.ckpt if it exists\n"
-    "  --checkpoint PATH  the checkpoint eval and predict read\n"
-    "  --out FILE       where predict writes (default: standard output)\n"
+    "  --checkpoint PATH  the checkpoint eval, predict and sample read\n"
+    "  --out FILE       where predict and sample write (default: stdout)\n"
     "  --quiet          no progress output\n"
     "  -h, --help       this text;  --version  the version\n"
     "\n"
     "exit codes: 0 ok, 1 other error, 2 usage or config error,\n"
     "            3 data or checkpoint error, 4 training diverged (NaN/Inf)\n";
+
+/* What each command needs on its command line. */
+enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4 };
+
+typedef struct tr_command {
+    const char *name;
+    unsigned needs;
+    int (*run)(tr_session *s); /* NEEDS_CONFIG: after config, data, model */
+} tr_command;
+
+static const tr_command commands[] = {
+    {"train", NEEDS_CONFIG, tr_cmd_train},
+    {"eval", NEEDS_CONFIG | NEEDS_CHECKPOINT, tr_cmd_eval},
+    {"lstsq", NEEDS_CONFIG, tr_cmd_lstsq},
+    {"predict", NEEDS_CHECKPOINT | NEEDS_INPUT, tr_cmd_predict},
+    {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
+};
+
+static const tr_command *find_command(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(commands[i].name, name)) return &commands[i];
+    return NULL;
+}
 
 static comm_ctx *g_comm; /* only for the fatal hook below */
 
@@ -46,56 +75,78 @@ static void fatal_hook(const char *file, int line, const char *msg)
     comm_abort(g_comm, 1, "%s:%d: %s", file, line, msg);
 }
 
+/* A number option's value, entirely numeric. */
+static int number(const char *opt, const char *v, double *out, int rank)
+{
+    char *end;
+    *out = strtod(v, &end);
+    if (end != v && !*end) return 0;
+    if (rank == 0) fprintf(stderr, "axon: %s: '%s' is not a number\n", opt, v);
+    return 2;
+}
+
 /* Parse argv into o. Returns 0, or 2 with a message on stderr. */
 static int parse_args(int argc, char **argv, tr_options *o, int rank)
 {
     static char *sets[256];
+    const char *pos[2] = {NULL, NULL};
+    size_t n_pos = 0;
     o->sets = sets;
+    o->length = 200;
+    o->temperature = 1.0;
+    o->sample_seed = 1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has_next = i + 1 < argc;
-        if (!strcmp(a, "--set") && has_next && o->n_sets < 256) {
-            sets[o->n_sets++] = argv[++i];
-        } else if (!strncmp(a, "--set=", 6) && o->n_sets < 256) {
-            sets[o->n_sets++] = argv[i] + 6;
-        } else if (!strcmp(a, "--resume") && has_next) {
-            o->resume = argv[++i];
-        } else if (!strcmp(a, "--checkpoint") && has_next) {
-            o->checkpoint = argv[++i];
-        } else if (!strcmp(a, "--out") && has_next) {
-            o->out = argv[++i];
-        } else if (!strcmp(a, "--quiet")) {
-            o->quiet = 1;
-        } else if (a[0] == '-' ) {
-            if (rank == 0) fprintf(stderr, "axon: unknown or incomplete option '%s'\n%s", a, usage);
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        double x = 0;
+        int bad = 0;
+        if (!strcmp(a, "--set") && v && o->n_sets < 256) sets[o->n_sets++] = argv[++i];
+        else if (!strncmp(a, "--set=", 6) && o->n_sets < 256) sets[o->n_sets++] = argv[i] + 6;
+        else if (!strcmp(a, "--resume") && v) o->resume = argv[++i];
+        else if (!strcmp(a, "--checkpoint") && v) o->checkpoint = argv[++i];
+        else if (!strcmp(a, "--out") && v) o->out = argv[++i];
+        else if (!strcmp(a, "--prompt") && v) o->prompt = argv[++i];
+        else if (!strcmp(a, "--length") && v) {
+            bad = number(a, argv[++i], &x, rank);
+            o->length = (size_t)(x > 0 ? x : 0);
+        } else if (!strcmp(a, "--temperature") && v) {
+            bad = number(a, argv[++i], &x, rank);
+            o->temperature = x;
+        } else if (!strcmp(a, "--seed") && v) {
+            bad = number(a, argv[++i], &x, rank);
+            o->sample_seed = (uint64_t)(x > 0 ? x : 0);
+        } else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        else if (a[0] == '-') {
+            if (rank == 0)
+                fprintf(stderr, "axon: unknown or incomplete option '%s'\n\n%s", a, usage);
             return 2;
-        } else if (!o->command) {
-            o->command = a;
-        } else if (!o->config && !o->input) {
-            if (!strcmp(o->command, "predict")) o->input = a;
-            else o->config = a;
-        } else {
+        } else if (n_pos < 2) pos[n_pos++] = a;
+        else {
             if (rank == 0) fprintf(stderr, "axon: unexpected argument '%s'\n", a);
             return 2;
         }
+        if (bad) return bad;
     }
-    const char *cmds[] = {"train", "eval", "lstsq", "predict"};
-    int known = 0, predict = o->command && !strcmp(o->command, "predict");
-    for (size_t i = 0; o->command && i < 4; i++) known |= !strcmp(o->command, cmds[i]);
+    o->command = pos[0];
+    const tr_command *c = find_command(o->command);
+    if (c && (c->needs & NEEDS_CONFIG)) o->config = pos[1];
+    if (c && (c->needs & NEEDS_INPUT)) o->input = pos[1];
     const char *why = !o->command ? "missing COMMAND"
-                      : !known    ? "unknown COMMAND"
-                      : predict && !o->input ? "predict needs INPUT"
-                      : predict && !o->checkpoint ? "predict needs --checkpoint PATH"
-                      : !predict && !o->config ? "missing CONFIG"
-                      : (!strcmp(o->command, "eval") && !o->checkpoint)
-                          ? "eval needs --checkpoint PATH"
+                      : !c ? "unknown COMMAND"
+                      : ((c->needs & NEEDS_CONFIG) && !o->config) ? "missing CONFIG"
+                      : ((c->needs & NEEDS_INPUT) && !o->input) ? "missing INPUT"
+                      : (!(c->needs & (NEEDS_CONFIG | NEEDS_INPUT)) && pos[1])
+                          ? "unexpected argument"
+                      : ((c->needs & NEEDS_CHECKPOINT) && !o->checkpoint)
+                          ? "this command needs --checkpoint PATH"
                       : (o->resume && strcmp(o->command, "train"))
                           ? "--resume is for train"
+                      : !(o->temperature > 0) ? "--temperature must be > 0"
                           : NULL;
     if (why) {
-        if (rank == 0) fprintf(stderr, "axon: %s%s%s\n\n%s", why,
-                               o->command && !known ? ": " : "",
-                               o->command && !known ? o->command : "", usage);
+        if (rank == 0)
+            fprintf(stderr, "axon: %s%s%s\n\n%s", why, o->command && !c ? ": " : "",
+                    o->command && !c ? o->command : "", usage);
         return 2;
     }
     return 0;
@@ -118,14 +169,14 @@ static int set_threads(comm_ctx *c)
 
 static int run(tr_session *s)
 {
+    const tr_command *c = find_command(s->opt->command);
     int st;
-    if (!strcmp(s->opt->command, "predict")) return tr_cmd_predict(s);
-    if ((st = tr_load_config(s))) return st;
-    if ((st = tr_load_data(s))) return st;
-    if ((st = tr_build_model(s))) return st;
-    if (!strcmp(s->opt->command, "train")) return tr_cmd_train(s);
-    if (!strcmp(s->opt->command, "eval")) return tr_cmd_eval(s);
-    return tr_cmd_lstsq(s);
+    if (c->needs & NEEDS_CONFIG) {
+        if ((st = tr_load_config(s))) return st;
+        if ((st = tr_load_data(s))) return st;
+        if ((st = tr_build_model(s))) return st;
+    }
+    return c->run(s);
 }
 
 int main(int argc, char **argv)
@@ -153,14 +204,14 @@ int main(int argc, char **argv)
         comm_finalize(c);
         return st;
     }
-    /* predictions on standard output must be the only thing there */
-    if (o.input && !o.out) o.quiet = 1;
+    /* output on standard output must be the only thing there */
+    if (!o.config && !o.out) o.quiet = 1;
     int threads = set_threads(c);
     tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
                     .opt = &o};
     tr_say(&s, "axon %s: %s %s on %d rank%s, %d node%s (%d per node), %d "
                "BLAS thread%s per rank\n",
-           AXON_VERSION, o.command, o.config ? o.config : o.input, s.size, s.size == 1 ? "" : "s",
+           AXON_VERSION, o.command, o.config ? o.config : o.checkpoint, s.size, s.size == 1 ? "" : "s",
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
            comm_local_size(c), threads, threads == 1 ? "" : "s");
     st = run(&s);

@@ -28,7 +28,11 @@ typedef struct tr_options {
     const char *resume;    /* --resume PATH|auto, or NULL */
     const char *checkpoint;/* --checkpoint PATH (eval, predict) */
     const char *input;     /* predict: the file of inputs */
-    const char *out;       /* predict: --out FILE (default stdout) */
+    const char *out;       /* predict, sample: --out FILE (default stdout) */
+    const char *prompt;    /* sample: text to start from */
+    size_t length;         /* sample: characters to generate (200) */
+    double temperature;    /* sample: softmax temperature (1.0) */
+    uint64_t sample_seed;  /* sample: generator seed (1) */
     int quiet;
 } tr_options;
 
@@ -128,7 +132,11 @@ void tr_unfreeze(tr_session *s);
 int tr_cmd_train(tr_session *s);
 int tr_cmd_eval(tr_session *s);
 int tr_cmd_lstsq(tr_session *s);
-/* predict runs its own set-up from the checkpoint (no config, no data). */
+/* predict and sample run their own set-up from the checkpoint (no
+ * config, no data). sample dispatches on what the checkpoint holds: a GAN
+ * (an image grid, tr_sample_gan) or a character model (text,
+ * tr_sample_text). */
 int tr_cmd_predict(tr_session *s);
+int tr_cmd_sample(tr_session *s);
 
 #endif
