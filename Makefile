@@ -55,7 +55,7 @@ SYS_LIBS := $(BLAS_LIBS) -lyaml -lz -lm -lpthread
 .PHONY: all build tests run test test-unit deps clean bench
 all: build
 build: $(AXON) $(TESTS)
-ifeq ($(SANITIZE),)
+ifeq ($(BUILD),build/rel)
 	@mkdir -p bin && ln -sfn ../$(BIN)/axon bin/axon
 endif
 
@@ -124,3 +124,22 @@ clean:
 slurm-test: deps
 	@$(MAKE) --no-print-directory build
 	BUILD=$(BUILD) bash scripts/slurm-test.sh
+
+# Benchmark programs, built by scripts/bench (make bench-progs). Each links
+# the libraries with MPI; bench_step also the trainer's objects but main.o.
+BENCH := $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/bench_*.c))
+.PHONY: bench-progs
+bench-progs: $(BENCH)
+$(BUILD)/obj/tests/bench/%.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
+$(BIN)/bench/bench_step: $(filter-out %/main.o,$(call obj,$(TR_SRC)))
+$(BIN)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_IO) $(LIB_NN) $(LIB_COMM)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(MPI_LIBS) $(SYS_LIBS)
+
+# Two ranks on two "hosts" (network namespaces), Open MPI over TCP.
+.PHONY: multihost-test
+multihost-test: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bash tests/multihost/test_netns.sh
