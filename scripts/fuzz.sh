@@ -5,14 +5,17 @@
 #
 #   bash scripts/fuzz.sh [SECONDS]     default 60 s per harness
 #
-# Each harness runs SECONDS on a scratch copy of its seed corpus
-# (tests/fuzz/corpus/NAME plus tests/fuzz/regressions/NAME), with limits
-# that turn an unbounded allocation into a failure; then every saved
-# regression input is replayed. A crash, leak, timeout or limit hit fails
-# the script, and the input that did it is saved under
-# tests/fuzz/regressions/NAME/ (commit it once the bug is fixed).
+# Each harness runs SECONDS on a scratch copy of its seeds (tests/fuzz/
+# corpus/NAME, tests/fuzz/regressions/NAME and, for the config harness,
+# today's configs/*.yaml; dictionary tests/fuzz/NAME.dict if there is one),
+# with limits that turn an unbounded allocation into a failure; then every
+# saved regression input is replayed. A crash, leak, sanitizer report,
+# timeout or limit hit fails the script, and the input that did it is saved
+# under tests/fuzz/regressions/NAME/ (commit it with the fix). Input layouts
+# of the harnesses: tests/fuzz/README.md.
 #   FUZZ_JOBS=N       harnesses run at once (default 2)
 #   FUZZ_ONLY="a b"   only these harnesses (config idx csv ckpt)
+#   FUZZ_SEED=N       fixed libFuzzer seed (default: a random one per run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +46,8 @@ for n in "${NAMES[@]}"; do
         -lyaml -lz -lm -lpthread $BLAS_LIBS -o $B/bin/fuzz_$n || exit 1
 done
 
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:${ASAN_OPTIONS:-}"
+# Leak checking stays on whatever the caller's environment says.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
 # fuzz_one NAME: fuzz for SECS; writes $B/work/NAME/{log,result}.
@@ -52,8 +56,12 @@ fuzz_one() {
   rm -rf "$w" && mkdir -p "$w/corpus" "$reg"
   cp tests/fuzz/corpus/"$n"/* "$w/corpus/"
   cp "$reg"/* "$w/corpus/" 2>/dev/null
+  [ "$n" = config ] && cp configs/*.yaml "$w/corpus/" 2>/dev/null
+  local opts=()
+  [ -f "tests/fuzz/$n.dict" ] && opts=(-dict="tests/fuzz/$n.dict")
+  [ -n "${FUZZ_SEED:-}" ] && opts+=(-seed="$FUZZ_SEED")
   local t0=$SECONDS
-  timeout $((SECS + 120)) "$B/bin/fuzz_$n" "${LIMITS[@]}" \
+  timeout $((SECS + 120)) "$B/bin/fuzz_$n" "${LIMITS[@]}" "${opts[@]}" \
       -max_total_time="$SECS" -print_final_stats=1 \
       -artifact_prefix="$reg/" "$w/corpus" >"$w/log" 2>&1
   local rc=$? execs
