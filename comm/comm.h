@@ -25,7 +25,12 @@ int comm_local_size(const comm_ctx *c);  /* ranks on this node */
 int comm_nodes(const comm_ctx *c);       /* distinct nodes in the job */
 const char *comm_host(const comm_ctx *c);
 
-/* In-place sum across ranks (any count; split into INT_MAX chunks). */
+/* In-place sum across ranks (any count; split into INT_MAX chunks).
+ * When buf lies in an arena from comm_alloc_shared, the sum goes through
+ * the shared memory, with no message and no copy: every rank sums 1/p of
+ * the range over all ranks' arenas, in rank order, and writes the result
+ * into all of them. Every rank must then pass the same offset into its
+ * arena (or none a shared one). */
 int comm_allreduce_sum(comm_ctx *c, float *buf, size_t count);
 int comm_allreduce_sum_d(comm_ctx *c, double *buf, size_t count);
 /* In-place max of int64 values across ranks. */
@@ -43,6 +48,16 @@ int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req);
 int comm_test(comm_ctx *c, int req, int *done);
 /* Block until request req completed (the id is then free). */
 int comm_wait(comm_ctx *c, int req);
+
+/* An arena of `count` zeroed floats that the other ranks of the node can
+ * read and write (an MPI-3 shared-memory window), for buffers that
+ * comm_allreduce_sum should reduce in place: only when the whole job is on
+ * one node and has more than one rank; NULL otherwise (use private memory
+ * then). Collective: every rank calls it with the same count. It lives
+ * until comm_finalize; there is no other way to free it. */
+float *comm_alloc_shared(comm_ctx *c, size_t count);
+/* 1 if buf[0, count) lies inside an arena from comm_alloc_shared. */
+int comm_is_shared(const comm_ctx *c, const float *buf, size_t count);
 
 /* Broadcast `bytes` bytes from root. */
 int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root);

@@ -42,7 +42,7 @@ typedef enum {
     T_DBL,     /* double, finite */
     T_FLT,     /* float, finite as a float */
     T_BOOL,    /* int: true/yes = 1, false/no = 0 */
-    T_LAYERS   /* model.layers: a sequence of maps -> nn_spec[] */
+    T_LAYERS   /* a sequence of maps -> the io_layers at offset */
 } key_type;
 
 /* F_LIST: a T_STR that may also be written as a list of values, stored
@@ -65,18 +65,20 @@ typedef struct key_def {
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
 /* In nn_opt_kind order: the index is the enum value. */
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const format_names[] = {"idx", "csv", NULL};
+static const char *const format_names[] = {"idx", "csv", "text", NULL};
 static const char *const norm_names[] = {"none", "scale", "standardize", NULL};
 /* In nn_schedule_kind order: the index is the enum value. */
 static const char *const sched_names[] = {"constant", "step", "exponential",
                                           "cosine", NULL};
 static const char *const monitor_names[] = {"val_loss", "val_accuracy", NULL};
+static const char *const target_names[] = {"labels", "input", NULL};
 
 #define OFF(member) offsetof(io_config, member)
 #define INF HUGE_VAL
 
 static const key_def defs[] = {
-    {"model.layers", T_LAYERS, 0, 0, 0, F_REQ, NULL, NULL},
+    /* required unless a gan section names the networks (apply_layers) */
+    {"model.layers", T_LAYERS, OFF(model_layers), 0, 0, F_REQ, NULL, NULL},
     /* fine-tuning: copy named layers' parameters from another checkpoint */
     {"model.init_from", T_STR, OFF(init_from), 0, 0, 0, NULL, NULL},
     {"model.init_layers", T_STR, OFF(init_layers), 0, 0, F_LIST, NULL, NULL},
@@ -109,6 +111,11 @@ static const key_def defs[] = {
     {"data.limit", T_SIZE, OFF(data.limit), 0, INF, 0, "0", NULL},
     {"data.val", T_STR, OFF(data.val), 0, 0, 0, NULL, NULL},
     {"data.val_labels", T_STR, OFF(data.val_labels), 0, 0, 0, NULL, NULL},
+    /* learning without (all) labels: check_target, check_semisup */
+    {"data.target", T_ENUM, OFF(data.target), 0, 0, 0, "labels", target_names},
+    {"data.labelled", T_SIZE, OFF(data.labelled), 0, INF, 0, "0", NULL},
+    /* text: window length; required there, refused elsewhere (check_data) */
+    {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
     {"training.epochs", T_SIZE, OFF(train.epochs), 1, INF, F_REQ, NULL, NULL},
     {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, INF, F_REQ, NULL, NULL},
     {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
@@ -133,6 +140,10 @@ static const key_def defs[] = {
      0, "0", NULL},
     {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, INF, 0, "1", NULL},
     {"training.clip_norm", T_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
+    {"training.pseudo_label_threshold", T_DBL, OFF(train.pseudo_label_threshold),
+     0, 1, F_HI_OPEN, "0", NULL},
+    {"training.pseudo_label_weight", T_DBL, OFF(train.pseudo_label_weight), 0,
+     INF, F_LO_OPEN, "1", NULL},
     /* enabled: no default, derived from the section's presence */
     {"early_stopping.enabled", T_BOOL, OFF(early_stop.enabled), 0, 0, 0, NULL,
      NULL},
@@ -149,6 +160,15 @@ static const key_def defs[] = {
     {"checkpoint.stop_on_error", T_BOOL, OFF(ckpt.stop_on_error), 0, 0, 0, "false", NULL},
     {"logging.metrics", T_STR, OFF(log.metrics), 0, 0, 0, NULL, NULL},
     {"logging.print_every", T_SIZE, OFF(log.print_every), 0, INF, 0, "100", NULL},
+    /* a GAN instead of model.layers: check_gan */
+    {"gan.noise", T_SIZE, OFF(gan.noise), 1, 65536, 0, "64", NULL},
+    {"gan.generator.layers", T_LAYERS, OFF(gan.generator), 0, 0, 0, NULL, NULL},
+    {"gan.discriminator.layers", T_LAYERS, OFF(gan.discriminator), 0, 0, 0, NULL,
+     NULL},
+    {"gan.generator_lr", T_DBL, OFF(gan.generator_lr), 0, INF, F_LO_OPEN, NULL,
+     NULL},
+    {"gan.discriminator_lr", T_DBL, OFF(gan.discriminator_lr), 0, INF, F_LO_OPEN,
+     NULL, NULL},
 };
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
@@ -641,11 +661,84 @@ static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
     return store(c->cfg, d, p->value->value, &at, c->err);
 }
 
+/* data.format text: the samples are token ids, so no CSV columns and no
+ * normalisation; data.seq_len is required there and refused elsewhere.
+ * (The IDX-only keys are refused by check_data as for csv.) */
+static int check_text(parse_ctx *c)
+{
+    io_data_cfg *d = &c->cfg->data;
+    const io_yaml_pair *p = given(c, "data.seq_len");
+    if (strcmp(d->format, "text") != 0) {
+        if (!p) return 0;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, "data.seq_len", c->err,
+                         "not used with data.format %s", d->format);
+    }
+    if (!p) {
+        cfg_loc at = parent_loc(c, "data.seq_len");
+        return loc_error(&at, "data.seq_len", c->err,
+                         "required when data.format is text");
+    }
+    for (size_t i = 0; csv_only[i]; i++) {
+        if (!(p = given(c, csv_only[i]))) continue;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, csv_only[i], c->err,
+                         "not used with data.format text");
+    }
+    if (d->normalize && strcmp(d->normalize, "none") != 0) {
+        cfg_loc at = pair_loc(c, given(c, "data.normalize"));
+        return loc_error(&at, "data.normalize", c->err,
+                         "must be none with data.format text (the inputs "
+                         "are token ids)");
+    }
+    return 0;
+}
+
+/* Keys that say where labels are: nothing to say with data.target input. */
+static const char *const label_keys[] = {"data.train_labels", "data.test_labels",
+                                         "data.val_labels", "data.target_column",
+                                         "data.targets", NULL};
+
+/* data.target input (an autoencoder): the inputs are the targets, so no
+ * key may name labels or target columns, the loss must compare values
+ * (mse, or bce on inputs in [0,1]) and the inputs must be numbers. */
+static int check_target(parse_ctx *c)
+{
+    const io_config *cfg = c->cfg;
+    if (strcmp(cfg->data.target, "input") != 0) return 0;
+    const io_yaml_pair *tp = given(c, "data.target");
+    cfg_loc at = pair_loc(c, tp);
+    if (strcmp(cfg->data.format, "text") == 0)
+        return loc_error(&at, "data.target", c->err,
+                         "input needs data.format idx or csv (text samples "
+                         "are token ids)");
+    for (size_t i = 0; label_keys[i]; i++) {
+        const io_yaml_pair *p = given(c, label_keys[i]);
+        if (!p) continue;
+        at = pair_loc(c, p);
+        return loc_error(&at, label_keys[i], c->err,
+                         "not read with data.target input (the inputs are "
+                         "the targets)");
+    }
+    if (strcmp(cfg->loss, "cross_entropy") == 0) {
+        at = pair_loc(c, given(c, "loss"));
+        return loc_error(&at, "loss", c->err,
+                         "cross_entropy needs class labels; data.target input "
+                         "needs mse or bce");
+    }
+    return 0;
+}
+
 static int check_data(parse_ctx *c)
 {
     io_data_cfg *d = &c->cfg->data;
     int idx = strcmp(d->format, "idx") == 0;
+    /* IDX label files are needed unless the inputs are the targets */
+    int idx_labels = idx && strcmp(d->target, "labels") == 0;
     const char *const *refused = idx ? csv_only : idx_only;
+    int rc = check_text(c);
+    if (!rc) rc = check_target(c);
+    if (rc) return rc;
     for (size_t i = 0; refused[i]; i++) {
         const io_yaml_pair *p = given(c, refused[i]);
         if (!p) continue;
@@ -653,19 +746,19 @@ static int check_data(parse_ctx *c)
         return loc_error(&at, refused[i], c->err,
                          "not used with data.format %s", d->format);
     }
-    if (idx && !d->train_labels) {
+    if (idx_labels && !d->train_labels) {
         cfg_loc at = parent_loc(c, "data.train_labels");
         return loc_error(&at, "data.train_labels", c->err,
                          "required when data.format is idx");
     }
-    if (idx && !d->test != !d->test_labels) {
+    if (idx_labels && !d->test != !d->test_labels) {
         const char *key = d->test ? "data.test_labels" : "data.test";
         cfg_loc at = d->test ? parent_loc(c, key)
                              : pair_loc(c, given(c, "data.test_labels"));
         return loc_error(&at, key, c->err,
                          "data.test and data.test_labels go together for idx");
     }
-    if (idx && !d->val != !d->val_labels) {
+    if (idx_labels && !d->val != !d->val_labels) {
         const char *key = d->val ? "data.val_labels" : "data.val";
         cfg_loc at = d->val ? parent_loc(c, key)
                             : pair_loc(c, given(c, "data.val_labels"));
@@ -680,6 +773,24 @@ static int check_data(parse_ctx *c)
     }
     if (!d->normalize) d->normalize = nn_xstrdup(idx ? "scale" : "none");
     return 0;
+}
+
+/* data.labelled and pseudo-labels work on class labels, so they need
+ * loss cross_entropy. (A pseudo_label_weight with the threshold at 0 is
+ * allowed: it does nothing, and an A/B run then needs one --set only.) */
+static int check_semisup(parse_ctx *c)
+{
+    const io_config *cfg = c->cfg;
+    if (strcmp(cfg->loss, "cross_entropy") == 0) return 0;
+    const char *key = cfg->data.labelled ? "data.labelled"
+                      : cfg->train.pseudo_label_threshold > 0
+                          ? "training.pseudo_label_threshold"
+                          : NULL;
+    if (!key) return 0;
+    cfg_loc at = pair_loc(c, given(c, key));
+    return loc_error(&at, key, c->err,
+                     "needs class labels (loss cross_entropy), not loss %s",
+                     cfg->loss);
 }
 
 /* A steps/epochs pair of one length: not both; one of them when the
@@ -836,12 +947,12 @@ static int layer_value(parse_ctx *c, const io_yaml_pair *p, const char *key,
     return 0;
 }
 
-/* One `- type: ...` entry (index i, 0-based) into s. */
-static int parse_layer(parse_ctx *c, const io_yaml_node *e, size_t i,
-                       nn_spec *s)
+/* One `- type: ...` entry (index i, 0-based) of the list `list` into s. */
+static int parse_layer(parse_ctx *c, const char *list, const io_yaml_node *e,
+                       size_t i, nn_spec *s)
 {
-    char key[64], sub[256];
-    snprintf(key, sizeof key, "model.layers.%zu", i);
+    char key[128], sub[256];
+    snprintf(key, sizeof key, "%s.%zu", list, i);
     cfg_loc at = node_loc(c, e);
     s->file = c->cfg->path;
     s->line = e->line;
@@ -875,33 +986,81 @@ static int parse_layer(parse_ctx *c, const io_yaml_node *e, size_t i,
     return 0;
 }
 
-static int parse_layers(parse_ctx *c, const io_yaml_pair *p)
+/* The layer list of T_LAYERS key d, given as pair p, into the io_layers
+ * at d's offset. */
+static int parse_layers(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
 {
-    io_config *cfg = c->cfg;
+    io_layers *list = (io_layers *)(void *)((char *)c->cfg + d->offset);
     cfg_loc at = pair_loc(c, p);
     const io_yaml_node *v = p->value;
     if (io_yaml_is_null(v) || (v->kind == IO_YAML_SEQ && v->n == 0))
-        return loc_error(&at, "model.layers", c->err, "the layer list is empty");
+        return loc_error(&at, d->key, c->err, "the layer list is empty");
     if (v->kind != IO_YAML_SEQ)
-        return loc_error(&at, "model.layers", c->err,
+        return loc_error(&at, d->key, c->err,
                          "expected a sequence of layers, got a %s",
                          io_yaml_kind_name(v->kind));
-    /* n_layers first: io_config_free then frees whatever got filled */
-    cfg->layers = nn_xcalloc(v->n, sizeof *cfg->layers);
-    cfg->n_layers = v->n;
+    /* n first: io_config_free then frees whatever got filled */
+    list->specs = nn_xcalloc(v->n, sizeof *list->specs);
+    list->n = v->n;
     for (size_t i = 0; i < v->n; i++) {
-        int rc = parse_layer(c, v->items[i], i, &cfg->layers[i]);
+        int rc = parse_layer(c, d->key, v->items[i], i, &list->specs[i]);
         if (rc != 0) return rc;
         for (size_t j = 0; j < i; j++) {
-            if (strcmp(cfg->layers[j].name, cfg->layers[i].name) != 0) continue;
-            char key[64];
-            snprintf(key, sizeof key, "model.layers.%zu.name", i);
+            if (strcmp(list->specs[j].name, list->specs[i].name) != 0) continue;
+            char key[160];
+            snprintf(key, sizeof key, "%s.%zu.name", d->key, i);
             const io_yaml_pair *np = io_yaml_map_find(v->items[i], "name");
             cfg_loc nat = np ? pair_loc(c, np) : node_loc(c, v->items[i]);
             return loc_error(&nat, key, c->err,
                              "layer name '%s' is already used by layer %zu",
-                             cfg->layers[i].name, j);
+                             list->specs[i].name, j);
         }
+    }
+    return 0;
+}
+
+/* A layer list: parsed if given. model.layers (F_REQ) is not needed
+ * when a gan section names the networks instead (check_gan). */
+static int apply_layers(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
+{
+    if (p) return parse_layers(c, d, p);
+    if (io_yaml_map_find(c->root, "gan")) return 0;
+    return apply_def(c, d, NULL);
+}
+
+/* The gan section (trainer/gan.c) replaces the model section: both
+ * networks are required, no model key may appear, and the
+ * discriminator's logit is scored by bce. Early stopping has no
+ * validation loss to watch in a GAN, so it is refused too. */
+static int check_gan(parse_ctx *c)
+{
+    io_config *cfg = c->cfg;
+    const io_yaml_pair *sec = io_yaml_map_find(c->root, "gan");
+    cfg->gan.enabled = sec != NULL;
+    if (!sec) return 0;
+    static const char *const refused[] = {"model", "early_stopping", NULL};
+    for (size_t i = 0; refused[i]; i++) {
+        const io_yaml_pair *p = io_yaml_map_find(c->root, refused[i]);
+        if (!p) continue;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, refused[i], c->err,
+                         "not used with a gan section (the networks are "
+                         "gan.generator.layers and gan.discriminator.layers)");
+    }
+    static const char *const nets[] = {"gan.generator.layers",
+                                       "gan.discriminator.layers", NULL};
+    for (size_t i = 0; nets[i]; i++) {
+        if (c->found[def_index(nets[i])]) continue;
+        cfg_loc at = parent_loc(c, nets[i]);
+        return loc_error(&at, nets[i], c->err,
+                         "required: a GAN needs a generator and a "
+                         "discriminator");
+    }
+    if (strcmp(cfg->loss, "bce") != 0) {
+        cfg_loc at = pair_loc(c, given(c, "loss"));
+        return loc_error(&at, "loss", c->err,
+                         "a GAN is trained with bce (on the discriminator's "
+                         "logit), not %s", cfg->loss);
     }
     return 0;
 }
@@ -918,16 +1077,15 @@ static int validate(parse_ctx *c)
     if (rc != 0) return rc;
     for (size_t i = 0; i < N_DEFS; i++) {
         if (defs[i].type == T_LAYERS) {
-            if (!c->found[i])
-                rc = apply_def(c, &defs[i], NULL);
-            else
-                rc = parse_layers(c, c->found[i]);
+            rc = apply_layers(c, &defs[i], c->found[i]);
         } else {
             rc = apply_def(c, &defs[i], c->found[i]);
         }
         if (rc != 0) return rc;
     }
+    if ((rc = check_gan(c)) != 0) return rc;
     if ((rc = check_data(c)) != 0) return rc;
+    if ((rc = check_semisup(c)) != 0) return rc;
     if ((rc = check_training(c)) != 0) return rc;
     return check_early_stop(c);
 }
@@ -1038,8 +1196,12 @@ int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
 void io_config_free(io_config *cfg)
 {
     if (!cfg) return;
-    for (size_t i = 0; i < cfg->n_layers; i++) nn_spec_free(&cfg->layers[i]);
-    free(cfg->layers);
+    for (size_t i = 0; i < N_DEFS; i++) {
+        if (defs[i].type != T_LAYERS) continue;
+        io_layers *l = (io_layers *)(void *)((char *)cfg + defs[i].offset);
+        for (size_t k = 0; k < l->n; k++) nn_spec_free(&l->specs[k]);
+        free(l->specs);
+    }
     free(cfg->path);
     free(cfg->text);
     /* every string the table stores is owned by cfg */

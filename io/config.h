@@ -18,7 +18,7 @@
 #include "nn/spec.h"
 
 typedef struct io_data_cfg {
-    char *format;        /* "idx" or "csv" */
+    char *format;        /* "idx", "csv" or "text" */
     char *train;         /* idx: images file; csv: the table */
     char *train_labels;  /* idx only */
     char *test;          /* optional */
@@ -34,6 +34,13 @@ typedef struct io_data_cfg {
     char *val;           /* optional separate validation file (images for
                             idx); excludes val_fraction > 0 */
     char *val_labels;    /* idx only: required with val */
+    size_t seq_len;      /* text only (required there): steps T per window */
+    char *target;        /* "labels" (default) or "input": the targets are
+                            the (normalised) inputs themselves, as for an
+                            autoencoder; then no labels are read at all */
+    size_t labelled;     /* keep the labels of only this many training rows,
+                            chosen by a seeded hash of the row id; the others
+                            become unlabelled (0 = all keep theirs) */
 } io_data_cfg;
 
 typedef struct io_train_cfg {
@@ -62,6 +69,11 @@ typedef struct io_train_cfg {
     size_t accumulate;         /* micro-batches per update, >= 1, default 1;
                                   batch_size stays the whole update's batch */
     double clip_norm;          /* clip the global gradient norm, 0 = off */
+    /* Semi-supervised (trainer/semisup.c): an unlabelled row whose largest
+     * softmax probability reaches the threshold takes its argmax as its
+     * label, its loss term weighted by the weight. Threshold 0 = off. */
+    double pseudo_label_threshold; /* 0 or in (0, 1) */
+    double pseudo_label_weight;    /* > 0, default 1 */
 } io_train_cfg;
 
 /* Early stopping on a validation metric, checked once per epoch. */
@@ -87,12 +99,38 @@ typedef struct io_log_cfg {
     size_t print_every;  /* steps between progress lines, 0 = per epoch */
 } io_log_cfg;
 
+/* A parsed layer list: what nn_model_create takes. */
+typedef struct io_layers {
+    size_t n;
+    nn_spec *specs;
+} io_layers;
+
+/* A generative adversarial network (trainer/gan.c): the `gan` section
+ * replaces model.layers (a config has one or the other). The generator
+ * maps noise z ~ N(0, I) of `noise` values to a sample of the data's
+ * shape; the discriminator maps a sample to one logit (loss bce). */
+typedef struct io_gan_cfg {
+    int enabled;              /* the gan section is present */
+    size_t noise;             /* dimension of z, default 64 */
+    io_layers generator;      /* gan.generator.layers */
+    io_layers discriminator;  /* gan.discriminator.layers */
+    double generator_lr;      /* 0 = training.lr */
+    double discriminator_lr;  /* 0 = training.lr */
+} io_gan_cfg;
+
 typedef struct io_config {
     char *path;          /* as given */
     char *text;          /* the file's bytes (NUL-terminated) */
     size_t text_len;
-    size_t n_layers;
-    nn_spec *layers;
+    /* model.layers; `model_layers` is the same two fields as an io_layers,
+     * so the parser fills every layer list alike */
+    union {
+        struct {
+            size_t n_layers;
+            nn_spec *layers;
+        };
+        io_layers model_layers;
+    };
     char *init_from;     /* model.init_from: checkpoint to fine-tune from */
     char *init_layers;   /* model.init_layers: "a,b" (NULL = every layer whose
                             name the checkpoint's model also has) */
@@ -106,6 +144,7 @@ typedef struct io_config {
     io_early_stop_cfg early_stop;
     io_ckpt_cfg ckpt;
     io_log_cfg log;
+    io_gan_cfg gan;
 } io_config;
 
 /* Parse `text` (len bytes) as the config named `path`, applying overrides

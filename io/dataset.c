@@ -1,6 +1,7 @@
 /* io/dataset.c - loading one rank's shard of a dataset (see io/dataset.h).
  *
- * IDX: images and labels are two files whose counts must agree; only the
+ * IDX: images and labels are two files whose counts must agree (with
+ * data.target input there is no labels file: y aliases x); only the
  * shard's rows are read. CSV: the table is parsed whole (rows are lines, so
  * a shard cannot be found without reading), then the shard's rows are
  * split into features x and target columns y.
@@ -12,6 +13,8 @@
 #include <string.h> /* strcmp, memcpy */
 
 #include "nn/check.h"
+#include "nn/loss.h" /* NN_LABEL_NONE */
+#include "nn/rng.h"  /* nn_hash64 */
 
 /* Shard `part` of `parts`: rows [total*part/parts, total*(part+1)/parts).
  * The bounds are monotone in part, so the shards tile [0, total). */
@@ -37,40 +40,57 @@ static int require(const char *path, const char *key, nn_error *err)
     return nn_error_set(err, NN_EXIT_USAGE, "data.%s: not set", key);
 }
 
+/* data.target input: the inputs are their own targets (no labels read). */
+static int target_is_input(const io_data_cfg *cfg)
+{
+    return cfg->target && strcmp(cfg->target, "input") == 0;
+}
+
+/* Make the targets the inputs themselves: y aliases x (io_dataset_free
+ * frees it once). */
+static void targets_from_inputs(io_dataset *d)
+{
+    d->y = d->x;
+    d->y_width = d->x_width;
+}
+
 static int load_idx(io_dataset *d, const io_data_cfg *cfg, io_split split,
                     size_t part, size_t parts, nn_error *err)
 {
-    int test = split == IO_SPLIT_TEST;
+    int test = split == IO_SPLIT_TEST, input = target_is_input(cfg);
     const char *images = test ? cfg->test : cfg->train;
     const char *labels = test ? cfg->test_labels : cfg->train_labels;
     size_t n_img = 0, n_lab = 0;
-    nn_shape lab_shape;
+    nn_shape lab_shape = nn_shape_1d(1);
     float *lab = NULL;
     int rc = require(images, test ? "test" : "train", err);
-    if (!rc) rc = require(labels, test ? "test_labels" : "train_labels", err);
+    if (!rc && !input)
+        rc = require(labels, test ? "test_labels" : "train_labels", err);
     /* Headers first (zero rows read): the counts decide the shard. */
     if (!rc) rc = io_idx_read(images, 0, 0, &n_img, &d->x_shape, &d->x, err);
-    if (!rc) rc = io_idx_read(labels, 0, 0, &n_lab, &lab_shape, &lab, err);
+    if (!rc && !input)
+        rc = io_idx_read(labels, 0, 0, &n_lab, &lab_shape, &lab, err);
     free(d->x);
     free(lab);
     d->x = NULL;
     if (rc) return rc;
-    if (n_img != n_lab)
+    if (!input && n_img != n_lab)
         return nn_error_set(err, NN_EXIT_DATA,
                             "%s: images %zu, labels %zu in %s", images,
                             n_img, n_lab, labels);
-    if (nn_shape_size(lab_shape) != 1)
+    if (!input && nn_shape_size(lab_shape) != 1)
         return nn_error_set(err, NN_EXIT_DATA,
                             "%s: labels must be one byte per sample",
                             labels);
     d->total = apply_limit(n_img, cfg->limit, split);
     shard_rows(d->total, part, parts, &d->lo, &d->hi);
     rc = io_idx_read(images, d->lo, d->hi, &n_img, &d->x_shape, &d->x, err);
-    if (!rc)
+    if (!rc && !input)
         rc = io_idx_read(labels, d->lo, d->hi, &n_lab, &lab_shape, &d->y,
                          err);
     d->x_width = nn_shape_size(d->x_shape);
     d->y_width = 1;
+    if (!rc && input) targets_from_inputs(d);
     return rc;
 }
 
@@ -102,14 +122,17 @@ static int load_csv(io_dataset *d, const io_data_cfg *cfg, io_split split,
     const char *path = split == IO_SPLIT_TEST ? cfg->test : cfg->train;
     size_t rows = 0, cols = 0, t0 = 0;
     float *all = NULL;
+    int input = target_is_input(cfg);
     int rc = require(path, split == IO_SPLIT_TEST ? "test" : "train", err);
     if (!rc) rc = io_csv_read(path, cfg->skip_rows, cfg->header, &rows,
                               &cols, &all, err);
-    if (!rc) rc = target_start(cfg, path, cols, &t0, err);
+    /* data.target input: every column is a feature (no target columns) */
+    if (!rc && input) t0 = cols;
+    if (!rc && !input) rc = target_start(cfg, path, cols, &t0, err);
     if (rc) goto done;
     d->total = apply_limit(rows, cfg->limit, split);
     shard_rows(d->total, part, parts, &d->lo, &d->hi);
-    d->y_width = cfg->targets;
+    d->y_width = input ? 0 : cfg->targets;
     d->x_width = cols - d->y_width;
     d->x_shape = nn_shape_1d(d->x_width);
     size_t n = d->hi - d->lo;
@@ -124,6 +147,10 @@ static int load_csv(io_dataset *d, const io_data_cfg *cfg, io_split split,
         memcpy(x + t0, src + t0 + d->y_width,
                (cols - t0 - d->y_width) * sizeof(float));
         memcpy(d->y + i * d->y_width, src + t0, d->y_width * sizeof(float));
+    }
+    if (input) {
+        free(d->y);
+        targets_from_inputs(d);
     }
 done:
     free(all);
@@ -141,9 +168,12 @@ int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
         rc = load_idx(d, cfg, split, part, parts, err);
     } else if (strcmp(fmt, "csv") == 0) {
         rc = load_csv(d, cfg, split, part, parts, err);
+    } else if (strcmp(fmt, "text") == 0) {
+        rc = io_text_load(d, cfg, split, part, parts, err); /* io/text.c */
     } else {
         rc = nn_error_set(err, NN_EXIT_USAGE,
-                          "data.format: unknown format '%s' (idx, csv)", fmt);
+                          "data.format: unknown format '%s' (idx, csv, text)",
+                          fmt);
     }
     if (rc) {
         io_dataset_free(d);
@@ -157,7 +187,59 @@ void io_dataset_free(io_dataset *d)
 {
     if (!d) return;
     free(d->name);
+    if (d->y != d->x) free(d->y); /* data.target input: y aliases x */
     free(d->x);
-    free(d->y);
+    free(d->vocab);
     memset(d, 0, sizeof *d);
+}
+
+/* Domain separator: the labelled subset and the validation split draw
+ * unrelated bits from the same user seed. */
+#define LABELLED_SALT 0x6c6162656c6c6564ULL /* "labelled" */
+
+typedef struct ranked_id {
+    uint64_t hash;
+    size_t pos; /* index into train_ids */
+} ranked_id;
+
+static int cmp_ranked(const void *pa, const void *pb)
+{
+    const ranked_id *a = pa, *b = pb;
+    if (a->hash != b->hash) return a->hash < b->hash ? -1 : 1;
+    return (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+void io_labelled_pick(const size_t *train_ids, size_t n_train, size_t keep,
+                      uint64_t seed, unsigned char *kept)
+{
+    if (keep >= n_train) {
+        memset(kept, 1, n_train);
+        return;
+    }
+    /* Rank every training id by its hash; the first `keep` stay labelled.
+     * (hash, position) pairs are distinct, so the order is total. */
+    ranked_id *r = nn_xcalloc(n_train, sizeof *r);
+    for (size_t i = 0; i < n_train; i++) {
+        r[i].pos = i;
+        r[i].hash = nn_hash64(seed ^ LABELLED_SALT, (uint64_t)train_ids[i], 0);
+    }
+    qsort(r, n_train, sizeof *r, cmp_ranked);
+    memset(kept, 0, n_train);
+    for (size_t i = 0; i < keep; i++) kept[r[i].pos] = 1;
+    free(r);
+}
+
+size_t io_dataset_hide_labels(io_dataset *d, const size_t *train_ids,
+                              size_t n_train, const unsigned char *kept)
+{
+    NN_CHECK(d->y != d->x, "hide_labels: the targets are the inputs");
+    size_t hidden = 0;
+    for (size_t i = 0; i < n_train; i++) {
+        size_t id = train_ids[i];
+        if (kept[i] || id < d->lo || id >= d->hi) continue;
+        float *y = d->y + (id - d->lo) * d->y_width;
+        for (size_t j = 0; j < d->y_width; j++) y[j] = NN_LABEL_NONE;
+        hidden++;
+    }
+    return hidden;
 }

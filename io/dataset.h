@@ -1,5 +1,6 @@
-/* io/dataset.h - datasets: IDX (MNIST format) and numeric CSV, gzip or
- * plain, of which each rank loads only its contiguous shard of rows.
+/* io/dataset.h - datasets: IDX (MNIST format), numeric CSV and plain text
+ * (character windows), gzip or plain, of which each rank loads only its
+ * contiguous shard of rows.
  *
  * Samples become float rows x[i] (shape x_shape) with targets y[i]
  * (y_width floats: a class index for IDX labels, chosen columns for CSV).
@@ -11,6 +12,7 @@
 #define IO_DATASET_H
 
 #include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
 #include "io/config.h"
 #include "nn/layer.h"
 
@@ -22,13 +24,19 @@ typedef struct io_dataset {
     size_t x_width;    /* nn_shape_size(x_shape) */
     size_t y_width;
     float *x;          /* [(hi-lo), x_width] */
-    float *y;          /* [(hi-lo), y_width] */
+    float *y;          /* [(hi-lo), y_width]; y == x (the same memory,
+                          y_width == x_width) when data.target is input, so
+                          normalising x normalises the targets alike */
+    char *vocab;       /* text: byte of token id i at vocab[i]; else NULL */
+    size_t vocab_len;
 } io_dataset;
 
 typedef enum { IO_SPLIT_TRAIN = 0, IO_SPLIT_TEST = 1 } io_split;
 
 /* Load shard `part` of `parts` of the split: rows [total*part/parts,
- * total*(part+1)/parts). Applies no normalisation. */
+ * total*(part+1)/parts). Applies no normalisation. With data.target
+ * input no labels file is opened (IDX) and every CSV column is a
+ * feature; y then aliases x (see above). */
 int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
                     size_t part, size_t parts, nn_error *err);
 void io_dataset_free(io_dataset *d);
@@ -42,6 +50,34 @@ int io_idx_read(const char *path, size_t lo, size_t hi, size_t *total,
 int io_csv_read(const char *path, size_t skip_rows, int header,
                 size_t *rows, size_t *cols, float **out, nn_error *err);
 
+/* Text (data.format: text), a character-level language-model dataset.
+ * Tokens are bytes (a multi-byte UTF-8 character is several tokens). The
+ * vocabulary is the sorted set of distinct bytes of the WHOLE training
+ * file (whatever the shard or data.limit), so every rank derives the same
+ * ids; token id i stands for byte vocab[i]. With T = data.seq_len, a file
+ * of L bytes holds (L - 1) / T windows (a shorter tail is dropped); window
+ * i is x = ids of bytes [i*T, i*T+T) (x_shape [T]) and y = ids of bytes
+ * [i*T+1, i*T+T+1) (y_width T), as floats. A test or validation file is
+ * encoded with the TRAINING vocabulary: a byte outside it is an error
+ * naming the file, line, column and the byte (no <unk> token: a model
+ * cannot have learned anything about a byte it never saw).
+ * Errors (NN_EXIT_DATA): an empty file, a file shorter than T + 1 bytes,
+ * the unknown byte above; unreadable files as io_gz (NN_EXIT_DATA). */
+
+/* vocab[0..*len) = sorted distinct bytes of text[0..n); vocab has room
+ * for 256. */
+void io_text_vocab(const char *text, size_t n, char *vocab, size_t *len);
+/* ids[k] = id of text[k] in vocab[0..vocab_len) (sorted, as above) for
+ * k < n. A byte outside the vocabulary is an NN_EXIT_DATA error
+ * "NAME:LINE:COL: character ..." (lines and columns 1-based, in bytes). */
+int io_text_encode(const char *name, const char *text, size_t n,
+                   const char *vocab, size_t vocab_len, float *ids,
+                   nn_error *err);
+/* The shard of windows of cfg->train (split TRAIN) or cfg->test (TEST),
+ * with d->vocab set from cfg->train. Called by io_dataset_load. */
+int io_text_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                 size_t part, size_t parts, nn_error *err);
+
 /* Normalisation. Feature moments over this shard (sum and sum of squares
  * per column of x, in double), to be summed across ranks by the caller. */
 void io_dataset_moments(const io_dataset *d, double *sum, double *sumsq);
@@ -49,5 +85,19 @@ void io_dataset_moments(const io_dataset *d, double *sum, double *sumsq);
 void io_dataset_standardize(io_dataset *d, const double *mean,
                             const double *std);
 void io_dataset_scale(io_dataset *d, float scale);
+
+/* data.labelled: which training rows keep their labels. Of the rows
+ * train_ids[0..n_train) (global ids; the validation rows excluded), the
+ * `keep` whose hash nn_hash64(seed ^ salt, id, 0) is smallest (ties: the
+ * earlier in train_ids) keep theirs: kept[i] = 1 for them, 0 for the
+ * others. The choice depends only on (seed, ids, keep), never on the
+ * shard, so it is the same for any rank count; a larger keep picks a
+ * superset. keep >= n_train keeps all. */
+void io_labelled_pick(const size_t *train_ids, size_t n_train, size_t keep,
+                      uint64_t seed, unsigned char *kept);
+/* Set all y_width targets of each row train_ids[i] with kept[i] == 0 that
+ * this shard holds to NN_LABEL_NONE. Returns how many rows that was. */
+size_t io_dataset_hide_labels(io_dataset *d, const size_t *train_ids,
+                              size_t n_train, const unsigned char *kept);
 
 #endif

@@ -1,11 +1,14 @@
 /* nn/activation.c - parameter-free element-wise and softmax layers:
- * relu, sigmoid, tanh, softmax. Output shape = input shape; no keys.
+ * relu, leaky_relu, sigmoid, tanh, softmax. Output shape = input shape;
+ * no keys but leaky_relu's `slope`.
  *
  * Backward passes use the saved output y where it determines the
  * derivative (sigmoid' = y(1-y), tanh' = 1-y^2), so x is not re-read.
  */
-#include <math.h> /* expf, tanhf */
+#include <math.h>   /* expf, tanhf */
+#include <stdlib.h> /* free */
 
+#include "nn/check.h" /* nn_xmalloc */
 #include "nn/layers.h"
 
 static int same_shape_create(nn_layer *l, nn_spec *spec, nn_error *err)
@@ -21,14 +24,40 @@ static size_t width(const nn_layer *l)
     return nn_shape_size(l->in);
 }
 
-/* ---- relu: y = max(x, 0); dx = dy where x > 0 (y > 0), else 0. ---- */
+/* ---- relu: y = max(x, 0); dx = dy where x > 0 (y > 0), else 0. ----
+ * The loops run in blocks of 8 with restrict pointers: at -O2 gcc
+ * vectorises a fixed-length inner loop (compare + mask, no branch) but
+ * leaves a loop of unknown length scalar, with a data-dependent branch
+ * that mispredicts on about half the elements. NaN maps to 0 either way
+ * (NaN > 0 is false). */
+
+static void relu_rows(const float *restrict x, float *restrict y, size_t total)
+{
+    size_t i = 0;
+    for (; i + 8 <= total; i += 8)
+        for (size_t j = 0; j < 8; j++)
+            y[i + j] = x[i + j] > 0.0f ? x[i + j] : 0.0f;
+    for (; i < total; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
 
 static void relu_forward(nn_layer *l, const float *x, float *y, size_t n,
                          const nn_pass *pass)
 {
     (void)pass;
-    size_t total = n * width(l);
-    for (size_t i = 0; i < total; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    relu_rows(x, y, n * width(l));
+}
+
+static void relu_mask(const float *restrict y, const float *restrict dy,
+                      float *restrict dx, size_t total)
+{
+    size_t i = 0;
+    /* dy is read unconditionally, so the select needs no branch. */
+    for (; i + 8 <= total; i += 8)
+        for (size_t j = 0; j < 8; j++) {
+            float d = dy[i + j];
+            dx[i + j] = y[i + j] > 0.0f ? d : 0.0f;
+        }
+    for (; i < total; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
 
 static void relu_backward(nn_layer *l, const float *x, const float *y,
@@ -36,8 +65,7 @@ static void relu_backward(nn_layer *l, const float *x, const float *y,
 {
     (void)x;
     if (!dx) return;
-    size_t total = n * width(l);
-    for (size_t i = 0; i < total; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    relu_mask(y, dy, dx, n * width(l));
 }
 
 const nn_layer_ops nn_relu_ops = {
@@ -104,6 +132,58 @@ const nn_layer_ops nn_tanh_ops = {
     .create = same_shape_create,
     .forward = tanh_forward,
     .backward = tanh_backward,
+};
+
+/* ---- leaky_relu: y = x for x > 0, else slope * x (key `slope`, default
+ * 0.2, in [0, 1)); dx = dy or slope * dy by the sign of x. Keeping a
+ * gradient for negative inputs is what a GAN's discriminator needs to pass
+ * a useful signal back to the generator. ---- */
+
+static int leaky_create(nn_layer *l, nn_spec *spec, nn_error *err)
+{
+    double slope;
+    int rc = nn_spec_float(spec, "slope", 0, 0.2, 0.0, 1.0, &slope, err);
+    if (rc != 0) return rc;
+    if (slope >= 1.0)
+        return nn_spec_error(spec, "slope", err, "%g must be below 1", slope);
+    float *p = nn_xmalloc(sizeof *p);
+    *p = (float)slope;
+    l->priv = p;
+    l->out = l->in;
+    return 0;
+}
+
+static void leaky_forward(nn_layer *l, const float *x, float *y, size_t n,
+                          const nn_pass *pass)
+{
+    (void)pass;
+    float a = *(const float *)l->priv;
+    size_t total = n * width(l);
+    for (size_t i = 0; i < total; i++) y[i] = x[i] > 0.0f ? x[i] : a * x[i];
+}
+
+static void leaky_backward(nn_layer *l, const float *x, const float *y,
+                           const float *dy, float *dx, size_t n)
+{
+    (void)y;
+    if (!dx) return;
+    float a = *(const float *)l->priv;
+    size_t total = n * width(l);
+    for (size_t i = 0; i < total; i++) dx[i] = x[i] > 0.0f ? dy[i] : a * dy[i];
+}
+
+static void leaky_destroy(nn_layer *l)
+{
+    free(l->priv);
+    l->priv = NULL;
+}
+
+const nn_layer_ops nn_leaky_relu_ops = {
+    .type = "leaky_relu",
+    .create = leaky_create,
+    .forward = leaky_forward,
+    .backward = leaky_backward,
+    .destroy = leaky_destroy,
 };
 
 /* ---- softmax over the LAST dimension of the sample shape (the whole

@@ -11,6 +11,7 @@
 
 extern const nn_layer_ops nn_dense_ops;     /* nn/dense.c */
 extern const nn_layer_ops nn_relu_ops;      /* nn/activation.c */
+extern const nn_layer_ops nn_leaky_relu_ops; /* nn/activation.c */
 extern const nn_layer_ops nn_sigmoid_ops;   /* nn/activation.c */
 extern const nn_layer_ops nn_tanh_ops;      /* nn/activation.c */
 extern const nn_layer_ops nn_softmax_ops;   /* nn/activation.c */
@@ -18,6 +19,7 @@ extern const nn_layer_ops nn_conv2d_ops;    /* nn/conv2d.c */
 extern const nn_layer_ops nn_maxpool2d_ops; /* nn/pool.c */
 extern const nn_layer_ops nn_avgpool2d_ops; /* nn/pool.c */
 extern const nn_layer_ops nn_flatten_ops;   /* nn/flatten.c */
+extern const nn_layer_ops nn_reshape_ops;   /* nn/reshape.c */
 extern const nn_layer_ops nn_dropout_ops;   /* nn/dropout.c */
 extern const nn_layer_ops nn_batchnorm_ops; /* nn/batchnorm.c */
 extern const nn_layer_ops nn_embedding_ops; /* nn/embedding.c */

@@ -136,7 +136,7 @@ void nn_model_destroy(nn_model *m)
     free_buffers(m);
     free(m->layers);
     free(m->params);
-    free(m->grads);
+    if (!m->grads_borrowed) free(m->grads);
     free(m->segs);
     free(m);
 }
@@ -199,28 +199,57 @@ const float *nn_model_forward(nn_model *m, const float *x, size_t n,
     return in;
 }
 
-void nn_model_backward(nn_model *m, const float *x, const float *dout,
-                       size_t n)
+/* Backward from the last layer down to layer `first`, which writes its
+ * input gradient into dx0 (NULL: not computed). Between layers the
+ * gradient ping-pongs through dbuf. */
+static void backward_down_to(nn_model *m, const float *x, const float *dout,
+                             size_t n, size_t first, float *dx0)
 {
     NN_CHECK(n <= m->rows_cap, "model: backward of %zu rows, %zu reserved", n,
              m->rows_cap);
+    const float *dy = dout;
+    int k = 0;
+    for (size_t i = m->n_layers; i-- > first;) {
+        nn_layer *l = &m->layers[i];
+        const float *xin = i ? m->acts[i - 1] : x;
+        float *dx = i > first ? m->dbuf[k] : dx0;
+        l->ops->backward(l, xin, m->acts[i], dy, dx, n);
+        if (m->hook) m->hook(m->hook_ctx, i);
+        dy = dx;
+        k ^= 1; /* next dx goes to the other buffer, never over dy */
+    }
+}
+
+void nn_model_backward(nn_model *m, const float *x, const float *dout,
+                       size_t n)
+{
     /* Layers below the first trainable one need no backward at all, and
      * that layer needs no input gradient. */
     size_t first = 0;
     while (first < m->n_layers &&
            !(m->layers[first].trainable && m->layers[first].n_params))
         first++;
-    const float *dy = dout;
-    int k = 0;
-    for (size_t i = m->n_layers; i-- > first;) {
-        nn_layer *l = &m->layers[i];
-        const float *xin = i ? m->acts[i - 1] : x;
-        float *dx = i > first ? m->dbuf[k] : NULL;
-        l->ops->backward(l, xin, m->acts[i], dy, dx, n);
-        if (m->hook) m->hook(m->hook_ctx, i);
-        dy = dx;
-        k ^= 1; /* next dx goes to the other buffer, never over dy */
-    }
+    backward_down_to(m, x, dout, n, first, NULL);
+}
+
+void nn_model_backward_input(nn_model *m, const float *x, const float *dout,
+                             size_t n, float *dx)
+{
+    NN_CHECK(dx != NULL, "model: backward_input needs a dx buffer");
+    backward_down_to(m, x, dout, n, 0, dx);
+}
+
+void nn_model_use_grad_arena(nn_model *m, float *buf)
+{
+    float *own = buf ? NULL : nn_xalloc_floats(m->n_params);
+    float *to = buf ? buf : own;
+    if (to == m->grads) return;
+    memcpy(to, m->grads, m->n_params * sizeof(float));
+    for (size_t i = 0; i < m->n_layers; i++)
+        m->layers[i].grad = to + (m->layers[i].grad - m->grads);
+    if (!m->grads_borrowed) free(m->grads);
+    m->grads = to;
+    m->grads_borrowed = buf != NULL;
 }
 
 void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx)

@@ -41,6 +41,7 @@ typedef struct nn_model {
     size_t ws_cap;
     nn_backward_hook hook; /* NULL: none */
     void *hook_ctx;
+    int grads_borrowed;    /* grads is the caller's (nn_model_use_grad_arena) */
 } nn_model;
 
 /* Build a model from layer specs (copied) for samples of shape `in`.
@@ -65,6 +66,22 @@ const float *nn_model_forward(nn_model *m, const float *x, size_t n,
  * computed. */
 void nn_model_backward(nn_model *m, const float *x, const float *dout,
                        size_t n);
+
+/* The same, through every layer (frozen ones too), and WRITE the gradient
+ * with respect to the model's input into dx[n, in]: what a network feeding
+ * this one (a GAN's generator below its discriminator) backpropagates.
+ * Parameter gradients are still ADDED into the grad arena; a caller that
+ * only wants dx zeroes or ignores them. */
+void nn_model_backward_input(nn_model *m, const float *x, const float *dout,
+                             size_t n, float *dx);
+
+/* Move the gradient arena to buf (n_params floats, e.g. memory shared
+ * with other processes) with its current contents, re-pointing every
+ * layer's gradient view; the model's own arena is freed. The model never
+ * frees buf: the caller keeps it alive as long as the model uses it.
+ * buf == NULL moves the gradients back into a new arena of the model's
+ * own. Outside a training step only (allocates). */
+void nn_model_use_grad_arena(nn_model *m, float *buf);
 
 /* Install (fn != NULL) or remove (fn == NULL) the backward hook. */
 void nn_model_set_backward_hook(nn_model *m, nn_backward_hook fn, void *ctx);

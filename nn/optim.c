@@ -36,10 +36,45 @@ static void sgd_plain(float *restrict w, const float *restrict g, size_t n,
     }
 }
 
+/* v = mu*v + g;  w -= lr * (nesterov ? g + mu*v : v), for segments with
+ * no decay and no L1 (g' = g). One pass over w, g, v in blocks of 8: gcc
+ * vectorises the fixed-length inner loop at -O2 but leaves a loop of
+ * unknown length scalar. */
+static void sgd_momentum_plain(float *restrict w, const float *restrict g,
+                               float *restrict v, size_t n, float lr, float mu,
+                               int nesterov)
+{
+    size_t i = 0;
+    if (nesterov) {
+        for (; i + 8 <= n; i += 8)
+            for (size_t j = 0; j < 8; j++) {
+                float vi = mu * v[i + j] + g[i + j];
+                v[i + j] = vi;
+                w[i + j] -= lr * (g[i + j] + mu * vi);
+            }
+    } else {
+        for (; i + 8 <= n; i += 8)
+            for (size_t j = 0; j < 8; j++) {
+                float vi = mu * v[i + j] + g[i + j];
+                v[i + j] = vi;
+                w[i + j] -= lr * vi;
+            }
+    }
+    for (; i < n; i++) {
+        float vi = mu * v[i] + g[i];
+        v[i] = vi;
+        w[i] -= lr * (nesterov ? g[i] + mu * vi : vi);
+    }
+}
+
 static void sgd_momentum(float *restrict w, const float *restrict g,
                          float *restrict v, size_t n, seg_hp hp, float mu,
                          int nesterov)
 {
+    if (hp.wd == 0.0f && hp.l1 == 0.0f) {
+        sgd_momentum_plain(w, g, v, n, hp.lr, mu, nesterov);
+        return;
+    }
     if (nesterov) {
         for (size_t i = 0; i < n; i++) {
             float gi = g[i] + hp.wd * w[i] + hp.l1 * sign_of(w[i]);

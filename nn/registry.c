@@ -10,6 +10,7 @@
 static const nn_layer_ops *const registry[] = {
     &nn_dense_ops,
     &nn_relu_ops,
+    &nn_leaky_relu_ops,
     &nn_sigmoid_ops,
     &nn_tanh_ops,
     &nn_softmax_ops,
@@ -17,6 +18,7 @@ static const nn_layer_ops *const registry[] = {
     &nn_maxpool2d_ops,
     &nn_avgpool2d_ops,
     &nn_flatten_ops,
+    &nn_reshape_ops,
     &nn_dropout_ops,
     &nn_batchnorm_ops,
     &nn_embedding_ops,

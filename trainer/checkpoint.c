@@ -78,13 +78,14 @@ static void prune(const char *dir, size_t keep)
     free(names);
 }
 
-/* Write the run's state to DIR/NAME, or (name == NULL) to the next
- * DIR/step-N.ckpt, then move last.ckpt and prune. */
-static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
+/* Rank 0: write c as <dir>/<fixed>, or (fixed == NULL) as the next
+ * <dir>/step-N.ckpt, then move last.ckpt and prune. */
+static int write_file(tr_session *s, const char *dir, const char *fixed,
+                      const io_ckpt *c)
 {
     /* Never replace a good checkpoint with a diverged model. */
-    for (size_t i = 0; i < s->model->n_params; i++)
-        if (!isfinite(s->model->params[i]))
+    for (size_t i = 0; i < c->n_params; i++)
+        if (!isfinite(c->params[i]))
             return nn_error_set(&s->err, NN_EXIT_DIVERGED,
                                 "%s: not writing a checkpoint: parameter %zu "
                                 "is not finite",
@@ -100,57 +101,85 @@ static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
         snprintf(name, sizeof name, "step-%08llu.ckpt",
                  (unsigned long long)s->global_step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    io_ckpt c = {
-        .model_hash = nn_model_hash(s->model),
-        .config = s->cfg.text,
-        .config_len = s->cfg.text_len,
-        .world_size = (uint32_t)s->size,
-        .epoch = s->epoch,
-        .step_in_epoch = s->step_in_epoch,
-        .global_step = s->global_step,
-        .optim_kind = (uint32_t)s->optim->cfg.kind,
-        .optim_t = s->optim->t,
-        .best_metric = s->best_metric,
-        .best_epoch = s->best_epoch,
-        .bad_epochs = s->bad_epochs,
-        .n_params = s->model->n_params,
-        .params = s->model->params,
-        .n_state = s->optim->n_slots * s->optim->n,
-        .state = s->optim->state,
-    };
-    tr_meta meta = {0};
-    tr_meta_put_shape(&meta, s->model->in);
-    if (s->norm_mean) {
-        size_t w = s->train.x_width * sizeof(double);
-        tr_meta_put(&meta, "norm_mean", s->norm_mean, w);
-        tr_meta_put(&meta, "norm_std", s->norm_std, w);
-    }
-    if (s->vocab) tr_meta_put(&meta, "vocab", s->vocab, s->vocab_len);
-    c.extra = meta.buf;
-    c.extra_len = meta.len;
-    int st = io_ckpt_write(path, &c, &s->err);
-    tr_meta_free(&meta);
+    int st = io_ckpt_write(path, c, &s->err);
     if (!st && !fixed) st = update_last(dir, name, &s->err);
     if (!st && !fixed && s->cfg.ckpt.keep_last)
         prune(dir, s->cfg.ckpt.keep_last);
     return st;
 }
 
+void tr_ckpt_position(const tr_session *s, io_ckpt *c)
+{
+    c->config = s->cfg.text;
+    c->config_len = s->cfg.text_len;
+    c->world_size = (uint32_t)s->size;
+    c->epoch = s->epoch;
+    c->step_in_epoch = s->step_in_epoch;
+    c->global_step = s->global_step;
+    c->best_metric = s->best_metric;
+    c->best_epoch = s->best_epoch;
+    c->bad_epochs = s->bad_epochs;
+}
+
+void tr_run_meta(const tr_session *s, tr_meta *meta, nn_shape in)
+{
+    tr_meta_put_shape(meta, in);
+    if (s->norm_mean) {
+        size_t w = s->train.x_width * sizeof(double);
+        tr_meta_put(meta, "norm_mean", s->norm_mean, w);
+        tr_meta_put(meta, "norm_std", s->norm_std, w);
+    }
+    if (s->vocab) tr_meta_put(meta, "vocab", s->vocab, s->vocab_len);
+    tr_meta_put_overrides(meta, s->opt->sets, s->opt->n_sets);
+}
+
+/* Rank 0: the supervised model's state as a checkpoint (see write_file). */
+static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
+{
+    io_ckpt c = {
+        .model_hash = nn_model_hash(s->model),
+        .optim_kind = (uint32_t)s->optim->cfg.kind,
+        .optim_t = s->optim->t,
+        .n_params = s->model->n_params,
+        .params = s->model->params,
+        .n_state = s->optim->n_slots * s->optim->n,
+        .state = s->optim->state,
+    };
+    tr_ckpt_position(s, &c);
+    tr_meta meta = {0};
+    tr_run_meta(s, &meta, s->model->in);
+    c.extra = meta.buf;
+    c.extra_len = meta.len;
+    int st = write_file(s, dir, fixed, &c);
+    tr_meta_free(&meta);
+    return st;
+}
+
+/* Collective end of a save: every rank learns rank 0's status; a failed
+ * write only warns unless checkpoint.stop_on_error. */
+static int save_verdict(tr_session *s, int st)
+{
+    if (s->rank == 0 && st && !s->cfg.ckpt.stop_on_error) {
+        fprintf(stderr, "axon: warning: %s (training continues; the "
+                        "previous checkpoint is intact)\n",
+                s->err.msg);
+        st = 0;
+    }
+    return tr_agree(s, st);
+}
+
 int tr_save_checkpoint(tr_session *s, const char *name)
 {
     const char *dir = s->cfg.ckpt.dir;
     if (!dir) return 0;
-    int st = 0;
-    if (s->rank == 0) {
-        st = write_ckpt(s, dir, name);
-        if (st && !s->cfg.ckpt.stop_on_error) {
-            fprintf(stderr, "axon: warning: %s (training continues; the "
-                            "previous checkpoint is intact)\n",
-                    s->err.msg);
-            st = 0;
-        }
-    }
-    return tr_agree(s, st);
+    return save_verdict(s, s->rank == 0 ? write_ckpt(s, dir, name) : 0);
+}
+
+int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
+{
+    const char *dir = s->cfg.ckpt.dir;
+    if (!dir) return 0;
+    return save_verdict(s, s->rank == 0 ? write_file(s, dir, name, c) : 0);
 }
 
 const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
@@ -199,30 +228,39 @@ int tr_load_checkpoint(tr_session *s, const char *path, int resume)
         io_ckpt_free(&c);
         return st;
     }
-    uint64_t pos[7] = {c.epoch, c.step_in_epoch, c.global_step, c.optim_t,
-                       c.best_epoch, c.bad_epochs, 0};
-    double best = c.best_metric;
-    int bad = comm_bcast_bytes(s->comm, pos, sizeof pos, 0) ||
-              comm_bcast_bytes(s->comm, &best, sizeof best, 0);
     if (s->rank == 0)
         memcpy(s->model->params, c.params, c.n_params * sizeof(float));
-    bad = bad || comm_bcast_bytes(s->comm, s->model->params,
-                                  s->model->n_params * sizeof(float), 0);
+    int bad = comm_bcast_bytes(s->comm, s->model->params,
+                               s->model->n_params * sizeof(float), 0);
     if (resume) {
         size_t n = s->optim->n_slots * s->optim->n;
         if (s->rank == 0 && n) memcpy(s->optim->state, c.state, n * sizeof(float));
         bad = bad || comm_bcast_bytes(s->comm, s->optim->state,
                                       n * sizeof(float), 0);
-        s->epoch = pos[0];
-        s->step_in_epoch = pos[1];
-        s->global_step = pos[2];
-        s->optim->t = pos[3];
-        s->best_epoch = pos[4];
-        s->bad_epochs = pos[5];
-        s->best_metric = best;
+        uint64_t t = c.optim_t;
+        bad = bad || comm_bcast_bytes(s->comm, &t, sizeof t, 0) ||
+              tr_ckpt_restore_position(s, &c);
+        s->optim->t = t;
     }
     io_ckpt_free(&c);
     return bad ? NN_EXIT_OTHER : 0;
+}
+
+int tr_ckpt_restore_position(tr_session *s, const io_ckpt *c)
+{
+    uint64_t pos[5] = {c->epoch, c->step_in_epoch, c->global_step,
+                       c->best_epoch, c->bad_epochs};
+    double best = c->best_metric;
+    if (comm_bcast_bytes(s->comm, pos, sizeof pos, 0) ||
+        comm_bcast_bytes(s->comm, &best, sizeof best, 0))
+        return NN_EXIT_OTHER;
+    s->epoch = pos[0];
+    s->step_in_epoch = pos[1];
+    s->global_step = pos[2];
+    s->best_epoch = pos[3];
+    s->bad_epochs = pos[4];
+    s->best_metric = best;
+    return 0;
 }
 
 int tr_load_best(tr_session *s)

@@ -59,22 +59,11 @@ static int copy_from(tr_session *s, size_t *copied)
     io_ckpt c = {0};
     io_config src_cfg = {0};
     nn_model *src = NULL;
-    nn_shape in;
     int st = io_ckpt_read(path, &c, &s->err);
     if (st) return st;
-    char label[4096];
-    snprintf(label, sizeof label, "%s (stored config)", path);
-    st = io_config_parse(&src_cfg, label, c.config, c.config_len, NULL, 0,
-                         &s->err);
-    if (!st && tr_meta_get_shape(c.extra, c.extra_len, &in))
-        st = nn_error_set(&s->err, NN_EXIT_DATA,
-                          "%s: checkpoint lacks its input shape", path);
-    if (!st) st = nn_model_create(&src, src_cfg.layers, src_cfg.n_layers, in,
-                                  &s->err);
-    if (!st && src->n_params != c.n_params)
-        st = nn_error_set(&s->err, NN_EXIT_DATA,
-                          "%s: parameters do not match its stored model", path);
-    if (!st) memcpy(src->params, c.params, c.n_params * sizeof(float));
+    st = tr_ckpt_config(&c, path, &src_cfg, &s->err);
+    if (!st) st = tr_ckpt_model(&c, path, src_cfg.layers, src_cfg.n_layers,
+                                &src, &s->err);
     for (size_t i = 0; !st && i < s->model->n_layers; i++) {
         nn_layer *dst = &s->model->layers[i];
         long j = nn_model_find_layer(src, dst->name);

@@ -59,8 +59,49 @@ void tr_gradsync_plan(tr_gradsync *g, const nn_model *m)
     plan_buckets(g, m);
 }
 
+void tr_gradsync_set_mode(tr_gradsync *g, tr_sync_mode mode)
+{
+    g->mode = mode;
+    g->decided = 0;
+}
+
+/* The shared arena: where m's gradients already are, or a new one
+ * (collective). 1 if m's gradients now live in node-shared memory. */
+static int use_shared(comm_ctx *c, nn_model *m)
+{
+    if (comm_is_shared(c, m->grads, m->n_params)) return 1;
+    float *arena = comm_alloc_shared(c, m->n_params);
+    if (!arena) return 0;
+    nn_model_use_grad_arena(m, arena);
+    return 1;
+}
+
+/* Settle the active mode, alike on every rank: the inputs (mode, ranks,
+ * nodes, where the arena is) are the same everywhere. */
+static void decide(tr_gradsync *g, comm_ctx *c, nn_model *m)
+{
+    if (g->decided) return;
+    g->decided = 1;
+    tr_sync_mode want = g->mode;
+    if (comm_size(c) == 1) {
+        g->active = TR_SYNC_BLOCKING; /* nothing to sum */
+        return;
+    }
+    if (want == TR_SYNC_AUTO || want == TR_SYNC_SHARED) {
+        if (use_shared(c, m)) {
+            g->active = TR_SYNC_SHARED;
+            return;
+        }
+        want = want == TR_SYNC_AUTO ? TR_SYNC_OVERLAP : TR_SYNC_BLOCKING;
+    }
+    if (comm_is_shared(c, m->grads, m->n_params))
+        nn_model_use_grad_arena(m, NULL); /* back to private memory */
+    g->active = want;
+}
+
 void tr_gradsync_free(tr_gradsync *g)
 {
+    if (g->armed && g->model) nn_model_set_backward_hook(g->model, NULL, NULL);
     free(g->ranges);
     free(g->buckets);
     *g = (tr_gradsync){0};
@@ -102,12 +143,13 @@ static void on_layer_done(void *ctx, size_t layer)
 
 void tr_gradsync_begin(tr_gradsync *g, comm_ctx *c, nn_model *m)
 {
+    decide(g, c, m);
     g->comm = c;
     g->model = m;
-    g->armed = 1;
     g->failed = 0;
     g->next = g->polled = 0;
-    if (comm_size(c) > 1) nn_model_set_backward_hook(m, on_layer_done, g);
+    g->armed = g->active == TR_SYNC_OVERLAP;
+    if (g->armed) nn_model_set_backward_hook(m, on_layer_done, g);
 }
 
 /* Start what is left, in order, and wait for everything in flight. */
@@ -128,8 +170,10 @@ static int finish(tr_gradsync *g)
 
 int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m)
 {
-    if (g->armed && comm_size(c) > 1) return finish(g);
-    g->armed = 0;
+    decide(g, c, m);
+    if (g->armed) return finish(g);
+    if (comm_size(c) == 1) return 0;
+    /* blocking, or shared: then comm sums in place in the shared arena */
     for (size_t i = 0; i < g->n_ranges; i++)
         if (comm_allreduce_sum(c, m->grads + g->ranges[i].offset,
                                g->ranges[i].count))

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nn/check.h"
@@ -84,5 +85,60 @@ int tr_meta_get_shape(const char *buf, size_t len, nn_shape *s)
         if (!v[1 + i]) return 1;
         s->dim[i] = (size_t)v[1 + i];
     }
+    return 0;
+}
+
+void tr_meta_put_overrides(tr_meta *m, char *const *sets, size_t n)
+{
+    tr_meta tmp = {0};
+    for (size_t i = 0; i < n; i++) append(&tmp, sets[i], strlen(sets[i]) + 1);
+    if (n) tr_meta_put(m, "overrides", tmp.buf, tmp.len);
+    tr_meta_free(&tmp);
+}
+
+int tr_ckpt_config(const io_ckpt *c, const char *path, io_config *cfg,
+                   nn_error *err)
+{
+    char label[4096];
+    const void *v = NULL;
+    size_t len = 0, n = 0;
+    snprintf(label, sizeof label, "%s (stored config)", path);
+    /* split the NUL-terminated override strings (copied: the list must
+     * outlive nothing but this call) */
+    char *buf = NULL, **sets = NULL;
+    if (tr_meta_get(c->extra, c->extra_len, "overrides", &v, &len) && len &&
+        ((const char *)v)[len - 1] == '\0') {
+        buf = nn_xmalloc(len);
+        memcpy(buf, v, len);
+        for (size_t i = 0; i < len; i++) n += buf[i] == '\0';
+        sets = nn_xcalloc(n, sizeof *sets);
+        for (size_t i = 0, k = 0; k < n; i += strlen(buf + i) + 1)
+            sets[k++] = buf + i;
+    }
+    int st = io_config_parse(cfg, label, c->config, c->config_len, sets, n, err);
+    free(sets);
+    free(buf);
+    return st;
+}
+
+int tr_ckpt_model(const io_ckpt *c, const char *path, const nn_spec *specs,
+                  size_t n_specs, nn_model **out, nn_error *err)
+{
+    nn_shape in;
+    nn_model *m = NULL;
+    *out = NULL;
+    if (tr_meta_get_shape(c->extra, c->extra_len, &in))
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: checkpoint lacks its input shape", path);
+    int st = nn_model_create(&m, specs, n_specs, in, err);
+    if (st) return st;
+    if (nn_model_hash(m) != c->model_hash || m->n_params != c->n_params) {
+        nn_model_destroy(m);
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: parameters do not match the stored model",
+                            path);
+    }
+    memcpy(m->params, c->params, c->n_params * sizeof(float));
+    *out = m;
     return 0;
 }

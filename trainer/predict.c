@@ -14,6 +14,7 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
+#include "trainer/gan.h"
 #include "trainer/meta.h"
 #include "trainer/session.h"
 
@@ -140,31 +141,23 @@ static int predict(tr_session *s)
     float *x = NULL;
     size_t rows = 0;
     nn_shape in;
-    char label[4096];
     FILE *f = NULL;
     int st = io_ckpt_read(s->opt->checkpoint, &c, &s->err);
     if (st) goto done;
-    snprintf(label, sizeof label, "%s (stored config)", s->opt->checkpoint);
-    if ((st = io_config_parse(&s->cfg, label, c.config, c.config_len, NULL, 0,
-                              &s->err)))
+    if (tr_ckpt_is_gan(&c)) {
+        st = nn_error_set(&s->err, NN_EXIT_USAGE,
+                          "%s: a GAN checkpoint has no predictions; use "
+                          "axon sample --out FILE.png",
+                          s->opt->checkpoint);
+        goto done;
+    }
+    if ((st = tr_ckpt_config(&c, s->opt->checkpoint, &s->cfg, &s->err)))
         goto done;
     s->loss = nn_loss_find(s->cfg.loss);
-    if (!s->loss || tr_meta_get_shape(c.extra, c.extra_len, &in)) {
-        st = nn_error_set(&s->err, NN_EXIT_DATA,
-                          "%s: checkpoint lacks the loss or input shape",
-                          s->opt->checkpoint);
+    if ((st = tr_ckpt_model(&c, s->opt->checkpoint, s->cfg.layers,
+                            s->cfg.n_layers, &s->model, &s->err)))
         goto done;
-    }
-    if ((st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers, in,
-                              &s->err)))
-        goto done;
-    if (nn_model_hash(s->model) != c.model_hash || s->model->n_params != c.n_params) {
-        st = nn_error_set(&s->err, NN_EXIT_DATA,
-                          "%s: parameters do not match the stored model",
-                          s->opt->checkpoint);
-        goto done;
-    }
-    memcpy(s->model->params, c.params, c.n_params * sizeof(float));
+    in = s->model->in;
     tr_loss_layout(s);
     size_t xw = nn_shape_size(in);
     if ((st = read_inputs(s, xw, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))

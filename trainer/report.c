@@ -66,6 +66,18 @@ static void json_num(FILE *f, const char *key, double v)
         fprintf(f, ",\"%s\":null", key);
 }
 
+/* Semi-supervised: the supervised part (the same as train_loss, over
+ * the labelled rows), the pseudo-label part (unweighted mean over the
+ * rows that got a pseudo-label) and how many rows got one. */
+static void semisup_fields(FILE *f, const tr_stats *t)
+{
+    json_num(f, "train_sup_loss", tr_mean_loss(t));
+    json_num(f, "train_pseudo_loss",
+             t->pseudo_count > 0 ? t->pseudo_sum / t->pseudo_count : NAN);
+    fprintf(f, ",\"pseudo_labelled\":%.0f,\"unlabelled\":%.0f",
+            t->pseudo_count, t->unlabelled);
+}
+
 void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r)
 {
     FILE *f = s->metrics;
@@ -76,6 +88,7 @@ void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r)
     json_num(f, "train_loss", tr_mean_loss(&r->train));
     if (s->loss->classifier)
         json_num(f, "train_accuracy", tr_accuracy(s, &r->train));
+    if (s->cfg.train.pseudo_label_threshold > 0) semisup_fields(f, &r->train);
     if (r->val.count > 0) {
         json_num(f, "val_loss", tr_mean_loss(&r->val));
         if (s->loss->classifier)
@@ -116,10 +129,13 @@ void tr_progress(tr_session *s, uint64_t epoch, uint64_t epochs,
                  uint64_t step, uint64_t steps, const tr_stats *st,
                  double samples_per_sec, double eta)
 {
-    char eta_s[32], acc[32] = "";
+    char eta_s[32], acc[96] = "";
     fmt_duration(eta, eta_s, sizeof eta_s);
     double a = tr_accuracy(s, st);
     if (a >= 0) snprintf(acc, sizeof acc, "  acc %6.2f%%", 100 * a);
+    if (s->cfg.train.pseudo_label_threshold > 0)
+        snprintf(acc + strlen(acc), sizeof acc - strlen(acc),
+                 "  pseudo %.0f/%.0f", st->pseudo_count, st->unlabelled);
     tr_say(s, "epoch %llu/%llu  step %llu/%llu  loss %.4f%s  %.0f samples/s  "
               "ETA %s\n",
            (unsigned long long)epoch, (unsigned long long)epochs,

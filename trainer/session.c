@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "trainer/gan.h"
 
 int tr_agree(tr_session *s, int status)
 {
@@ -95,6 +96,38 @@ static int standardize(tr_session *s)
     return 0;
 }
 
+/* data.labelled: only that many training rows keep their labels (the
+ * same rows for any rank count, io_labelled_pick); validation and test
+ * rows keep theirs. Without pseudo-labels nothing reads the other rows,
+ * so the epochs run over the labelled rows alone: a batch is then B
+ * labelled rows, as if the file held only those (the batch-mean scaling
+ * would otherwise divide each step's one or two labelled rows by B). */
+static int keep_labels(tr_session *s)
+{
+    io_shard *sh = &s->shard;
+    size_t keep = s->cfg.data.labelled, n = sh->n_train;
+    if (keep > n) /* n is global: every rank decides alike */
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: data.labelled %zu exceeds the %zu training "
+                            "rows", s->opt->config, keep, n);
+    unsigned char *kept = nn_xcalloc(n, 1);
+    io_labelled_pick(sh->train, n, keep, s->cfg.train.seed, kept);
+    io_dataset_hide_labels(&s->train, sh->train, n, kept);
+    int pseudo = s->cfg.train.pseudo_label_threshold > 0;
+    if (!pseudo) { /* train[] stays ascending; perm is redrawn per epoch */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (kept[i]) sh->train[k++] = sh->train[i];
+        sh->n_train = k;
+    }
+    free(kept);
+    tr_say(s, "data: %zu of %zu training rows keep their labels "
+              "(data.labelled); %s\n", keep, n,
+           pseudo ? "the others are pseudo-labelled when confident"
+                  : "training uses those alone");
+    return 0;
+}
+
 int tr_load_data(tr_session *s)
 {
     const io_data_cfg *d = &s->cfg.data;
@@ -112,6 +145,12 @@ int tr_load_data(tr_session *s)
         st = io_dataset_load(&s->val, &v, IO_SPLIT_TEST, r, p, &s->err);
     }
     if ((st = tr_agree(s, st))) return st;
+    if (s->train.vocab) { /* text: the ids' meaning, kept in checkpoints */
+        s->vocab_len = s->train.vocab_len;
+        s->vocab = nn_xmalloc(s->vocab_len);
+        memcpy(s->vocab, s->train.vocab, s->vocab_len);
+        tr_say(s, "data: text vocabulary of %zu characters\n", s->vocab_len);
+    }
     io_shard_plan(&s->shard, s->train.total, s->train.lo, s->train.hi,
                   s->cfg.train.seed, d->val_fraction);
     if (s->shard.n_train == 0) {
@@ -127,7 +166,8 @@ int tr_load_data(tr_session *s)
     } else if (!strcmp(d->normalize, "standardize")) {
         if ((st = standardize(s))) return st;
     }
-    return 0;
+    /* after standardize: its moments use every training row's inputs */
+    return d->labelled ? tr_agree(s, keep_labels(s)) : 0;
 }
 
 /* How the loss views the model's output (see loss_steps in session.h). */
@@ -142,9 +182,24 @@ void tr_loss_layout(tr_session *s)
     }
 }
 
+/* bce compares probabilities: every target must lie in [0, 1]. */
+static int check_unit_targets(tr_session *s, const io_dataset *d)
+{
+    for (size_t i = 0; i < (d->hi - d->lo) * d->y_width; i++)
+        if (!(d->y[i] >= 0 && d->y[i] <= 1))
+            return nn_error_set(&s->err, NN_EXIT_DATA,
+                                "%s: row %zu: target %g is outside [0, 1], "
+                                "which loss bce needs (for pixels: "
+                                "data.normalize scale with the default "
+                                "1/255)", d->name, d->lo + i / d->y_width,
+                                (double)d->y[i]);
+    return 0;
+}
+
 /* Classification targets must be valid class indices of the model's
- * output (or NN_LABEL_NONE for unlabelled rows and padded steps); checked
- * once at start-up rather than trusted in the loss. */
+ * output (or NN_LABEL_NONE for unlabelled rows and padded steps); bce
+ * targets must be probabilities. Checked once at start-up rather than
+ * trusted in the loss. */
 static int check_labels(tr_session *s, const io_dataset *d)
 {
     size_t want = s->loss->classifier ? s->loss_steps
@@ -155,7 +210,8 @@ static int check_labels(tr_session *s, const io_dataset *d)
                             "'%s' on the model's output %s needs %zu",
                             d->name, d->y_width, s->loss->name,
                             s->loss->classifier ? "steps" : "width", want);
-    if (!s->loss->classifier) return 0;
+    if (!s->loss->classifier)
+        return strcmp(s->loss->name, "bce") ? 0 : check_unit_targets(s, d);
     size_t classes = s->loss_dim;
     for (size_t i = 0; i < (d->hi - d->lo) * d->y_width; i++) {
         float y = d->y[i];
@@ -170,15 +226,33 @@ static int check_labels(tr_session *s, const io_dataset *d)
     return 0;
 }
 
+/* Text data feeds token ids to a first `embedding` layer, which must have
+ * a row for every character of the vocabulary. */
+static int check_tokens(tr_session *s)
+{
+    const nn_layer *l = &s->model->layers[0];
+    if (!s->vocab || strcmp(l->ops->type, "embedding")) return 0;
+    size_t dim = l->out.dim[l->out.ndim - 1];
+    size_t rows = dim ? l->views[0].count / dim : 0;
+    if (rows >= s->vocab_len) return 0;
+    return nn_error_set(&s->err, NN_EXIT_USAGE,
+                        "layer '%s': vocab %zu is smaller than the %zu "
+                        "characters of %s",
+                        l->name, rows, s->vocab_len, s->train.name);
+}
+
 int tr_build_model(tr_session *s)
 {
+    if (s->cfg.gan.enabled) return tr_gan_build(s);
     int st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers,
                              s->train.x_shape, &s->err);
     if (!st) {
         tr_loss_layout(s);
-        st = check_labels(s, &s->train);
+        st = tr_semisup_check(s);
+        if (!st) st = check_labels(s, &s->train);
         if (!st && s->have_test) st = check_labels(s, &s->test);
         if (!st && s->have_val) st = check_labels(s, &s->val);
+        if (!st) st = check_tokens(s);
     }
     if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
@@ -218,6 +292,20 @@ void tr_reserve(tr_session *s, size_t rows, size_t model_rows)
     }
 }
 
+int tr_average_buffers(tr_session *s, nn_model *m)
+{
+    float k = 1.0f / (float)s->size;
+    for (size_t i = 0; s->size > 1 && i < m->n_segs; i++) {
+        const nn_segment *sg = &m->segs[i];
+        if (!(sg->flags & NN_PARAM_BUFFER)) continue;
+        float *p = m->params + sg->offset;
+        if (comm_allreduce_sum(s->comm, p, sg->count))
+            return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
+        for (size_t j = 0; j < sg->count; j++) p[j] *= k;
+    }
+    return 0;
+}
+
 void tr_session_free(tr_session *s)
 {
     free(s->bx);
@@ -228,6 +316,7 @@ void tr_session_free(tr_session *s)
     if (s->optim) nn_optim_destroy(s->optim);
     tr_gradsync_free(&s->sync);
     if (s->model) nn_model_destroy(s->model);
+    tr_gan_free(s->gan);
     io_shard_free(&s->shard);
     free(s->norm_mean); /* norm_std lives in the same block */
     free(s->vocab);

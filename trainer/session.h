@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "comm/comm.h"
+#include "io/ckpt.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/shard.h"
@@ -36,11 +37,16 @@ typedef struct tr_options {
     int quiet;
 } tr_options;
 
-/* Running sums of a metric over rows, summed across ranks on demand. */
+/* Running sums of a metric over rows, summed across ranks on demand.
+ * loss_sum, correct and count cover the rows the loss scores (for a
+ * classifier: the labelled ones). Semi-supervised training adds the
+ * pseudo-label term: its unweighted loss over the pseudo-labelled rows,
+ * their number, and the number of unlabelled rows seen. */
 typedef struct tr_stats {
     double loss_sum;
     double correct;
     double count;
+    double pseudo_sum, pseudo_count, unlabelled;
 } tr_stats;
 
 typedef struct tr_session {
@@ -65,6 +71,8 @@ typedef struct tr_session {
     nn_model *model;
     nn_optim *optim;
     tr_gradsync sync;           /* which gradients travel */
+    struct tr_gan *gan;         /* a GAN run (trainer/gan.h): its two
+                                   networks; model, optim, sync unused */
     nn_schedule sched;          /* learning rate as a function of the step */
     float *best;                /* early stopping: params of the best epoch */
     /* step buffers, sized outside the step */
@@ -102,6 +110,10 @@ void tr_loss_layout(tr_session *s);
  * chunks of at least 64 rows. */
 void tr_reserve(tr_session *s, size_t rows, size_t model_rows);
 void tr_session_free(tr_session *s);
+/* Average m's buffers (batchnorm running statistics: each rank normalised
+ * its own rows) across ranks, so every rank holds the same parameters.
+ * Collective; a no-op for models without buffers. */
+int tr_average_buffers(tr_session *s, nn_model *m);
 
 /* Evaluate the model on local rows `rows[0..n)` of dataset d (eval mode),
  * summed across ranks into *out. Collective. */
@@ -119,15 +131,55 @@ int tr_evaluate_all(tr_session *s, const io_dataset *d, tr_stats *out);
 int tr_save_checkpoint(tr_session *s, const char *name);
 /* After a resume: the best epoch's parameters from <dir>/best.ckpt. */
 int tr_load_best(tr_session *s);
+/* The records every checkpoint of this run carries (trainer/meta.h): the
+ * model's input shape `in`, normalisation, vocabulary, --set overrides. */
+struct tr_meta;
+void tr_run_meta(const tr_session *s, struct tr_meta *meta, nn_shape in);
 int tr_load_checkpoint(tr_session *s, const char *path, int resume);
 /* Resolve "auto" to <dir>/last.ckpt if present (NULL if none). */
 const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
                               size_t cap);
+/* For runs that assemble their own io_ckpt (a GAN, trainer/gan.c): */
+/* Fill c's config text, world size, position and early-stopping record
+ * from s (pointers borrowed from s). */
+void tr_ckpt_position(const tr_session *s, io_ckpt *c);
+/* Collective: rank 0 writes c (read only there) exactly as
+ * tr_save_checkpoint writes the model: name NULL = the next step file,
+ * last.ckpt moved, pruned; a failure warns unless stop_on_error. No-op
+ * without checkpoint.dir. */
+int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name);
+/* Collective: rank 0's c position and early-stopping record into every
+ * rank's s. 0 or NN_EXIT_OTHER. */
+int tr_ckpt_restore_position(tr_session *s, const io_ckpt *c);
 
 /* Fine-tuning (trainer/finetune.c): copy layers from model.init_from, and
  * at the start of each epoch let frozen layers train from unfreeze_epoch. */
 int tr_init_from(tr_session *s);
 void tr_unfreeze(tr_session *s);
+
+/* Semi-supervised training (trainer/semisup.c). */
+/* The training loss of rows [0, rows) of a micro-batch: pred[rows,
+ * loss_dim] (the model's output as the loss views it), target as the
+ * loss takes it; dpred gets scale * d(loss)/d(pred). The configured loss
+ * scores the labelled rows; with training.pseudo_label_threshold > 0 the
+ * pseudo-label term (tr_pseudo_labels) is added for the unlabelled ones.
+ * Adds this call's (local) figures to *acc. */
+void tr_train_loss(const tr_session *s, const float *pred, const float *target,
+                   size_t rows, float scale, float *dpred, tr_stats *acc);
+/* The pseudo-label term, pure: for each row i with target[i] ==
+ * NN_LABEL_NONE, p = softmax(pred[i]); if max_k p_k >= threshold, the
+ * row's label is c = argmax p (held constant) and its term is
+ * weight * CE(pred[i], c), so dpred[i] = weight * scale * (p - onehot(c));
+ * rows below the threshold get dpred[i] = 0. Labelled rows are not
+ * touched. acc gets unlabelled += rows without a label, pseudo_count +=
+ * rows pseudo-labelled, pseudo_sum += their unweighted CE. threshold in
+ * (0, 1); dpred may be NULL. */
+void tr_pseudo_labels(const float *pred, const float *target, size_t n,
+                      size_t dim, double threshold, float weight, float scale,
+                      float *dpred, tr_stats *acc);
+/* Start-up check (after tr_loss_layout): pseudo-labels need one class
+ * per sample, not a sequence. 0 or NN_EXIT_USAGE with s->err set. */
+int tr_semisup_check(tr_session *s);
 
 int tr_cmd_train(tr_session *s);
 int tr_cmd_eval(tr_session *s);

@@ -14,6 +14,7 @@
 
 #include "nn/check.h"
 #include "nn/earlystop.h"
+#include "trainer/gan.h"
 #include "trainer/report.h"
 #include "trainer/session.h"
 
@@ -29,6 +30,9 @@ static void stats_add(tr_stats *a, const tr_stats *b)
     a->loss_sum += b->loss_sum;
     a->correct += b->correct;
     a->count += b->count;
+    a->pseudo_sum += b->pseudo_sum;
+    a->pseudo_count += b->pseudo_count;
+    a->unlabelled += b->unlabelled;
 }
 
 /* Set by SIGINT/SIGTERM/SIGUSR1; acted on collectively at a step's end. */
@@ -94,24 +98,22 @@ static int diverged(tr_session *s, int local_bad, double loss)
 /* Forward and backward over local rows [a, b) of the gathered batch,
  * adding to the gradient arena; the loss is scaled for `global` rows. */
 static void micro_batch(tr_session *s, size_t a, size_t b, size_t global,
-                        nn_loss_stats *acc)
+                        tr_stats *acc)
 {
     size_t n = b - a, t = s->loss_steps;
     size_t xw = s->train.x_width, yw = s->train.y_width;
     nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
                     .step = s->global_step, .ids = s->ids + a};
     const float *y = nn_model_forward(s->model, s->bx + a * xw, n, &pass);
-    nn_loss_stats ls = {0};
-    s->loss->eval(y, s->by + a * yw, n * t, s->loss_dim,
-                  1.0f / (float)(global * t), s->dout, &ls);
+    tr_stats ls = {0};
+    tr_train_loss(s, y, s->by + a * yw, n * t, 1.0f / (float)(global * t),
+                  s->dout, &ls);
     if (inject_nan(s)) {
-        ls.sum = NAN;
+        ls.loss_sum = NAN;
         s->dout[0] = NAN;
     }
     nn_model_backward(s->model, s->bx + a * xw, s->dout, n);
-    acc->sum += ls.sum;
-    acc->correct += ls.correct;
-    acc->counted += ls.counted;
+    stats_add(acc, &ls);
 }
 
 /* Clip the global norm of the synchronised gradients (identical on every
@@ -150,28 +152,32 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
                yw * sizeof(float));
     }
     nn_model_zero_grad(s->model);
-    nn_loss_stats ls = {0};
+    tr_stats ls = {0};
     size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
     size_t chunk = (n + acc - 1) / acc;
     for (size_t a = 0; a < n; a += chunk)
         micro_batch(s, a, a + chunk < n ? a + chunk : n, global, &ls);
     /* One small allreduce carries the loss statistics and the stop flag. */
-    double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted,
+    double sums[7] = {ls.loss_sum, ls.correct, ls.count, ls.pseudo_sum,
+                      ls.pseudo_count, ls.unlabelled,
                       g_stop_signal ? 1.0 : 0.0};
     if (tr_gradsync_run(&s->sync, s->comm, s->model) ||
-        comm_allreduce_sum_d(s->comm, sums, 4))
+        comm_allreduce_sum_d(s->comm, sums, 7))
         return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
-    st->loss_sum = sums[0];
-    st->correct = sums[1];
-    st->count = sums[2];
+    *st = (tr_stats){.loss_sum = sums[0], .correct = sums[1],
+                     .count = sums[2], .pseudo_sum = sums[3],
+                     .pseudo_count = sums[4], .unlabelled = sums[5]};
     /* Every rank sees the same summed loss, so all stop at the same step,
      * before the update, leaving the parameters as they were. */
-    if (!isfinite(sums[0])) return diverged(s, !isfinite(ls.sum), sums[0]);
+    double loss = sums[0] + sums[3];
+    if (!isfinite(loss))
+        return diverged(s, !isfinite(ls.loss_sum + ls.pseudo_sum), loss);
     clip_gradients(s);
     nn_optim_step(s->optim, s->model->params, s->model->grads,
                   (float)current_lr(s));
+    if (tr_average_buffers(s, s->model)) return NN_EXIT_OTHER;
     s->global_step++;
-    return sums[3] > 0 ? TR_STOP : 0;
+    return sums[6] > 0 ? TR_STOP : 0;
 }
 
 static void startup_banner(tr_session *s, size_t steps)
@@ -360,8 +366,9 @@ static int prepare(tr_session *s)
 {
     const io_train_cfg *tc = &s->cfg.train;
     uint64_t steps = io_shard_steps(&s->shard, tc->batch_size);
+    /* The schedule spans the configured epochs; max_steps only stops the
+     * run early, so an interrupted run follows the same schedule. */
     uint64_t total = steps * tc->epochs;
-    if (tc->max_steps && tc->max_steps < total) total = tc->max_steps;
     s->sched = io_train_schedule(tc, steps, total);
     if (nn_schedule_check(&s->sched, &s->err)) {
         nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
@@ -377,6 +384,7 @@ static int prepare(tr_session *s)
 
 int tr_cmd_train(tr_session *s)
 {
+    if (s->gan) return tr_gan_train(s);
     int st = 0;
     int resumed = 0;
     if (s->opt->resume) {

@@ -24,3 +24,6 @@ printf 'a,b,y\n1,2,3\n4,x5,6\n' > "$WORK/bad.csv"
 expect_exit 3 "bad.csv:3.*column 2" 2 train configs/linreg.yaml --set data.train="$WORK/bad.csv"
 # a label that is not a class of the model's output
 expect_exit 3 "label" 2 train $cfg "${q[@]}" --set model.layers.4.units=5
+# an embedding too small for the text's vocabulary is refused at start-up
+expect_exit 2 "vocab 40 is smaller than the 76 characters" 2 train configs/char_lstm.yaml \
+  --set model.layers.0.vocab=40 --set training.max_steps=1

@@ -38,3 +38,10 @@ head -c 100 "$WORK/ck/last.ckpt" > "$WORK/cut.ckpt"
 rc=0; "$AXON" predict --checkpoint "$WORK/cut.ckpt" "$B" >/dev/null 2>&1 || rc=$?
 [ $rc -eq 3 ] || fail "truncated checkpoint: exit $rc"
 ok "truncated checkpoint refused with exit 3"
+# a model shaped by --set overrides is rebuilt with them (they are stored)
+axon_np 1 train configs/fashion_mlp.yaml --quiet --set training.max_steps=5 \
+  --set model.layers.0.units=32 --set checkpoint.dir="$WORK/ov" >/dev/null
+"$AXON" predict --checkpoint "$WORK/ov/last.ckpt" $FASHION/t10k-images-idx3-ubyte.gz \
+  > "$WORK/ov.csv" || fail "predict from a run with overrides"
+[ "$(wc -l < "$WORK/ov.csv")" -eq 10001 ] || fail "overrides: want 10000 rows"
+ok "overrides are stored with the checkpoint"

@@ -51,6 +51,7 @@ e2="$(axon_np 2 eval configs/fashion_mlp.yaml --checkpoint "$WORK/es/last.ckpt" 
 "$CMP" "$WORK/es/best.ckpt" "$WORK/es/last.ckpt" --tol 0 || fail "last.ckpt params != best.ckpt params"
 ok "final weights are the best epoch's"
 axon_np 1 train configs/fashion_mlp.yaml "${c[@]}" --set training.epochs=4 --set training.schedule=cosine \
+  --set training.lr=0.02 \
   --set training.warmup_epochs=1 --set logging.metrics="$WORK/cos.jsonl" >/dev/null
 python3 - "$WORK/cos.jsonl" <<'PY' || fail "cosine schedule"
 import json, sys
