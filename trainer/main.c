@@ -1,6 +1,7 @@
 /* trainer/main.c - the axon command: arguments, MPI start-up, threads,
  * and the one place that decides the process's exit code. */
 #include <cblas.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,6 +175,7 @@ static int run(tr_session *s)
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
         if ((st = tr_load_data(s))) return st;
+        if ((st = tr_check_agreement(s))) return st;
         if ((st = tr_build_model(s))) return st;
     }
     return c->run(s);
@@ -191,6 +193,9 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    /* A file-size limit (ulimit -f, a full quota) must make a write fail
+     * with EFBIG, reported and survived, not kill the process. */
+    signal(SIGXFSZ, SIG_IGN);
     comm_ctx *c = comm_init(&argc, &argv);
     if (!c) {
         fprintf(stderr, "axon: MPI initialisation failed\n");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "nn/rng.h"
 #include "trainer/gan.h"
 
 int tr_agree(tr_session *s, int status)
@@ -290,6 +291,52 @@ void tr_reserve(tr_session *s, size_t rows, size_t model_rows)
         nn_model_reserve(s->model, model_rows);
         s->model_cap = model_rows;
     }
+}
+
+/* FNV-1a of this process's executable (0 if it cannot be read). */
+static uint64_t binary_hash(void)
+{
+    FILE *f = fopen("/proc/self/exe", "rb");
+    if (!f) return 0;
+    uint64_t h = NN_FNV_INIT;
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = nn_fnv1a(buf, n, h);
+    fclose(f);
+    return h;
+}
+
+static uint64_t data_hash(const io_dataset *d, uint64_t h)
+{
+    uint64_t v[4] = {d->total, d->x_width, d->y_width, d->x_shape.ndim};
+    return nn_fnv1a(v, sizeof v, h);
+}
+
+int tr_check_agreement(tr_session *s)
+{
+    /* config: the text rank 0 broadcast plus this rank's own --set list */
+    uint64_t cfg = nn_fnv1a(s->cfg.text, s->cfg.text_len, NN_FNV_INIT);
+    for (size_t i = 0; i < s->opt->n_sets; i++)
+        cfg = nn_fnv1a(s->opt->sets[i], strlen(s->opt->sets[i]) + 1, cfg);
+    uint64_t data = data_hash(&s->train, NN_FNV_INIT);
+    if (s->have_test) data = data_hash(&s->test, data);
+    if (s->have_val) data = data_hash(&s->val, data);
+    uint64_t mine[3] = {binary_hash(), cfg, data}, ref[3];
+    memcpy(ref, mine, sizeof ref);
+    if (comm_bcast_bytes(s->comm, ref, sizeof ref, 0)) return NN_EXIT_OTHER;
+    static const char *const what[3] = {
+        "axon binary", "config (file or --set overrides)",
+        "data (row counts or sample shapes)"};
+    int st = 0;
+    for (int i = 0; i < 3 && !st; i++)
+        if (mine[i] != ref[i])
+            st = nn_error_set(&s->err, NN_EXIT_USAGE,
+                              "ranks disagree: rank %d's %s differs from "
+                              "rank 0's (%016llx vs %016llx); all ranks must "
+                              "run the same binary, config and data",
+                              s->rank, what[i], (unsigned long long)mine[i],
+                              (unsigned long long)ref[i]);
+    return tr_agree(s, st);
 }
 
 int tr_average_buffers(tr_session *s, nn_model *m)

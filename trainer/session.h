@@ -101,6 +101,10 @@ void tr_say(const tr_session *s, const char *fmt, ...)
 int tr_load_config(tr_session *s);
 /* Load this rank's shards of the train (and test) data and normalise. */
 int tr_load_data(tr_session *s);
+/* Collective: every rank runs the same binary (hash of the executable),
+ * the same config (text and --set overrides) and data of the same size;
+ * otherwise one message naming the first differing rank, exit code 2. */
+int tr_check_agreement(tr_session *s);
 /* Build model and optimizer; rank 0 initialises, params broadcast. */
 int tr_build_model(tr_session *s);
 /* Set loss_steps / loss_dim from the model's output and the loss. */
