@@ -131,7 +131,8 @@ static int allreduce(comm_ctx *c, void *buf, size_t count, size_t elem,
 
 /* ---- sums through node-shared memory ----
  * Memory ordering follows MPI-3's unified model for shared windows:
- * MPI_Win_sync, then a barrier of the node's ranks, then MPI_Win_sync, so
+ * MPI_Win_sync, then a barrier of the node's ranks (shm_barrier below, or
+ * MPI_Barrier where atomics are not lock-free), then MPI_Win_sync, so
  * every store before the barrier is visible to every load after it. */
 
 /* Waits that spin this long, then yield the core at every check: a rank
@@ -196,8 +197,11 @@ static int shared_create(comm_ctx *c, comm_shared *s, size_t count)
             MPI_SUCCESS)
             st = 1;
     }
-    st |= !s->peer || MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win) != MPI_SUCCESS;
+    int locked = !st && s->peer &&
+                 MPI_Win_lock_all(MPI_MODE_NOCHECK, s->win) == MPI_SUCCESS;
+    st |= !locked;
     if (comm_agree(c, st, NULL)) { /* never partly usable */
+        if (locked) MPI_Win_unlock_all(s->win);
         free(s->peer);
         MPI_Win_free(&s->win);
         return 1;

@@ -65,14 +65,15 @@ void tr_gradsync_set_mode(tr_gradsync *g, tr_sync_mode mode)
     g->decided = 0;
 }
 
-/* The shared arena: where m's gradients already are, or a new one
- * (collective). 1 if m's gradients now live in node-shared memory. */
-static int use_shared(comm_ctx *c, nn_model *m)
+/* The shared arena: where m's gradients already are, the one this plan
+ * used before (mode switches), or a new one (collective). 1 if m's
+ * gradients now live in node-shared memory. */
+static int use_shared(tr_gradsync *g, comm_ctx *c, nn_model *m)
 {
     if (comm_is_shared(c, m->grads, m->n_params)) return 1;
-    float *arena = comm_alloc_shared(c, m->n_params);
-    if (!arena) return 0;
-    nn_model_use_grad_arena(m, arena);
+    if (!g->arena) g->arena = comm_alloc_shared(c, m->n_params);
+    if (!g->arena) return 0;
+    nn_model_use_grad_arena(m, g->arena);
     return 1;
 }
 
@@ -88,7 +89,7 @@ static void decide(tr_gradsync *g, comm_ctx *c, nn_model *m)
         return;
     }
     if (want == TR_SYNC_AUTO || want == TR_SYNC_SHARED) {
-        if (use_shared(c, m)) {
+        if (use_shared(g, c, m)) {
             g->active = TR_SYNC_SHARED;
             return;
         }

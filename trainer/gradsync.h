@@ -68,6 +68,7 @@ typedef struct tr_gradsync {
     tr_sync_mode mode;    /* asked for (plan: AUTO) */
     tr_sync_mode active;  /* in use; decided at the first begin or run */
     int decided;
+    float *arena;         /* the shared arena this plan allocated, or NULL */
     /* state of the step in progress (between begin and run) */
     int armed;            /* begin installed the hook */
     int failed;           /* an MPI call in the hook failed */

@@ -155,8 +155,13 @@ static int train_step(tr_session *s, size_t step, tr_stats *st)
     tr_stats ls = {0};
     size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
     size_t chunk = (n + acc - 1) / acc;
-    for (size_t a = 0; a < n; a += chunk)
+    /* Buckets of the gradient may start their allreduce during the last
+     * micro-batch's backward (every rank calls begin once per step). */
+    for (size_t a = 0; a < n; a += chunk) {
+        if (a + chunk >= n) tr_gradsync_begin(&s->sync, s->comm, s->model);
         micro_batch(s, a, a + chunk < n ? a + chunk : n, global, &ls);
+    }
+    if (n == 0) tr_gradsync_begin(&s->sync, s->comm, s->model);
     /* One small allreduce carries the loss statistics and the stop flag. */
     double sums[7] = {ls.loss_sum, ls.correct, ls.count, ls.pseudo_sum,
                       ls.pseudo_count, ls.unlabelled,

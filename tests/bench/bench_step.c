@@ -1,0 +1,493 @@
+/* tests/bench/bench_step.c - one training step taken apart, on the
+ * trainer's own set-up code, for scripts/bench.
+ *
+ *   mpirun -np P bench_step CONFIG [--set KEY=VALUE]... [--steps N]
+ *       [--warmup W] [--sync MODES] [--block K] [--ckpt DIR] [--ckpt-every K]
+ *
+ * MODES: comma-separated gradient sync modes of trainer/gradsync.h
+ * (blocking, overlap, shared, auto; default auto), timed in alternating
+ * blocks of K steps so that every mode sees the same machine.
+ *
+ * Loads config, data and model exactly as `axon train` does (trainer/
+ * session.c), then runs the step of trainer/train.c (without gradient
+ * accumulation or clipping) with a clock around
+ * each phase: data gather, forward + loss, backward (with the overlapped
+ * bucket starts and polls inside it), exposed allreduce (the gradient sum
+ * left after backward, plus the small loss-statistics allreduce),
+ * optimizer. Throughput is given two ways: from the median step
+ * ("samples_s", robust to other load on the machine) and as the median
+ * over windows of 25 steps of rows / window time ("samples_s_wall").
+ * It first checks that one step in each mode gives the parameters the
+ * blocking mode gives, from the same state (exit 1 if not).
+ * Rank 0 prints one JSON object: per phase the median over the
+ * timed steps of the slowest rank, steps per second, peak resident memory
+ * (VmHWM, largest rank) and the bytes the run needs.
+ *
+ * With --ckpt DIR, checkpoints are then written into DIR both ways: with
+ * tr_save_checkpoint (rank 0 writes, all ranks wait for its verdict) and
+ * through trainer/ckptwriter (rank 0 copies the arenas, a helper thread
+ * compresses and writes): the median time the ranks stand still, sizes,
+ * write speed, and the delay a save adds to a block of 2K steps
+ * (interleaved blocks without / with each kind of save). The last
+ * asynchronous file is read back and compared with the state it was taken
+ * from.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/ckpt.h"
+#include "nn/check.h"
+#include "trainer/ckptwriter.h"
+#include "trainer/session.h"
+
+/* Steps per throughput window (samples_s_wall). */
+#define WINDOW 25
+
+enum { PH_GATHER, PH_FORWARD, PH_BACKWARD, PH_SYNC, PH_OPTIM, PH_STEP, PH_N };
+static const char *ph_name[PH_N] = {"gather", "forward", "backward",
+                                    "allreduce", "optimizer", "step"};
+
+typedef struct bench_opts {
+    size_t steps, warmup, ckpt_every;
+    size_t block;         /* steps per block when alternating sync modes */
+    int n_modes;
+    tr_sync_mode modes[4];
+    const char *ckpt_dir;
+} bench_opts;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, size_t n)
+{
+    if (n == 0) return 0.0;
+    qsort(v, n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* Peak resident set of this process in bytes (VmHWM), 0 if unknown. */
+static size_t vm_hwm(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    size_t kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %zu kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
+/* The step of trainer/train.c, with t[PH_*] set to each phase's seconds. */
+static int timed_step(tr_session *s, size_t step, double *t)
+{
+    double t0 = comm_wtime();
+    size_t B = s->cfg.train.batch_size, global = 0;
+    size_t n = io_shard_batch(&s->shard, B, step, s->local, s->ids, &global);
+    size_t xw = s->train.x_width, yw = s->train.y_width;
+    for (size_t k = 0; k < n; k++) {
+        memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
+               xw * sizeof(float));
+        memcpy(s->by + k * yw, s->train.y + s->local[k] * yw,
+               yw * sizeof(float));
+    }
+    nn_model_zero_grad(s->model);
+    double t1 = comm_wtime(), t2 = t1;
+    nn_loss_stats ls = {0};
+    tr_gradsync_begin(&s->sync, s->comm, s->model);
+    if (n > 0) {
+        nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
+                        .step = s->global_step, .ids = s->ids};
+        const float *y = nn_model_forward(s->model, s->bx, n, &pass);
+        size_t ts = s->loss_steps;
+        s->loss->eval(y, s->by, n * ts, s->loss_dim,
+                      1.0f / (float)(global * ts), s->dout, &ls);
+        t2 = comm_wtime();
+        nn_model_backward(s->model, s->bx, s->dout, n);
+    }
+    double t3 = comm_wtime();
+    double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted, 0.0};
+    if (tr_gradsync_run(&s->sync, s->comm, s->model) ||
+        comm_allreduce_sum_d(s->comm, sums, 4))
+        return 1;
+    double t4 = comm_wtime();
+    nn_optim_step(s->optim, s->model->params, s->model->grads,
+                  (float)s->cfg.train.lr);
+    s->global_step++;
+    double t5 = comm_wtime();
+    t[PH_GATHER] = t1 - t0;
+    t[PH_FORWARD] = t2 - t1;
+    t[PH_BACKWARD] = t3 - t2;
+    t[PH_SYNC] = t4 - t3;
+    t[PH_OPTIM] = t5 - t4;
+    t[PH_STEP] = t5 - t0;
+    return 0;
+}
+
+/* Runs `count` steps from *pos (wrapping epochs); if out != NULL stores
+ * each step's phase times, maxed over ranks, in out[k*PH_N + phase]. */
+static int run_steps(tr_session *s, size_t count,
+                     size_t *pos, double *out)
+{
+    size_t per_epoch = io_shard_steps(&s->shard, s->cfg.train.batch_size);
+    for (size_t k = 0; k < count; k++, (*pos)++) {
+        if (*pos % per_epoch == 0) { /* as trainer/train.c, accumulate 1 */
+            io_shard_epoch(&s->shard, *pos / per_epoch);
+            size_t rows = io_shard_max_rows(&s->shard, s->cfg.train.batch_size);
+            tr_reserve(s, rows, rows);
+        }
+        double t[PH_N];
+        if (timed_step(s, *pos % per_epoch, t)) return 1;
+        if (out) memcpy(out + k * PH_N, t, sizeof t);
+    }
+    /* The slowest rank sets the pace of every step: max over ranks, in
+     * integer nanoseconds. */
+    if (out && comm_size(s->comm) > 1) {
+        int64_t *ns = nn_xcalloc(count * PH_N, sizeof *ns);
+        for (size_t i = 0; i < count * PH_N; i++) ns[i] = (int64_t)(1e9 * out[i]);
+        int bad = comm_allreduce_max_i64(s->comm, ns, count * PH_N);
+        for (size_t i = 0; i < count * PH_N; i++) out[i] = 1e-9 * (double)ns[i];
+        free(ns);
+        if (bad) return 1;
+    }
+    return 0;
+}
+
+static const char *mode_name[] = {"auto", "blocking", "overlap", "shared"};
+
+/* One step from the same state and batch in mode `mode`, then blocking;
+ * returns the largest |difference| of the resulting parameters (0 with
+ * two ranks: a sum of two is the same in any order), or -1 on an MPI
+ * failure. The state is left as after the blocking step. */
+static double check_mode(tr_session *s, size_t *pos,
+                         tr_sync_mode mode)
+{
+    nn_model *m = s->model;
+    size_t np = m->n_params, ns = s->optim->n_slots * s->optim->n;
+    float *p0 = nn_xalloc_floats(np), *p1 = nn_xalloc_floats(np);
+    float *s0 = nn_xalloc_floats(ns ? ns : 1);
+    memcpy(p0, m->params, np * sizeof(float));
+    if (ns) memcpy(s0, s->optim->state, ns * sizeof(float));
+    uint64_t t0 = s->optim->t, g0 = s->global_step;
+    size_t at = *pos;
+    double worst = 0;
+    tr_gradsync_set_mode(&s->sync, mode);
+    int bad = run_steps(s, 1, pos, NULL);
+    memcpy(p1, m->params, np * sizeof(float));
+    memcpy(m->params, p0, np * sizeof(float));
+    if (ns) memcpy(s->optim->state, s0, ns * sizeof(float));
+    s->optim->t = t0, s->global_step = g0, *pos = at;
+    tr_gradsync_set_mode(&s->sync, TR_SYNC_BLOCKING);
+    bad |= run_steps(s, 1, pos, NULL);
+    for (size_t i = 0; i < np; i++) {
+        double d = fabs((double)m->params[i] - (double)p1[i]);
+        if (!(d <= worst)) worst = d; /* NaN wins */
+    }
+    free(p0), free(p1), free(s0);
+    return bad ? -1.0 : worst;
+}
+
+/* Bytes the run needs: arenas, optimizer state, activations and step
+ * buffers as the model plans them, and the data shards. */
+static double needed_bytes(const tr_session *s)
+{
+    const nn_model *m = s->model;
+    double f = (double)m->n_params * (2.0 + (double)s->optim->n_slots);
+    double width = 0;
+    for (size_t i = 0; i < m->n_layers; i++)
+        width += (double)nn_shape_size(m->layers[i].out);
+    double rows = (double)m->rows_cap, maxw = 0;
+    for (size_t i = 0; i < m->n_layers; i++)
+        if ((double)nn_shape_size(m->layers[i].out) > maxw)
+            maxw = (double)nn_shape_size(m->layers[i].out);
+    f += rows * width + 2.0 * rows * maxw + (double)m->ws_cap;
+    f += (double)s->cap * (double)(s->train.x_width + s->train.y_width +
+                                   nn_shape_size(nn_model_out_shape(m)));
+    f += (double)(s->train.hi - s->train.lo) *
+         (double)(s->train.x_width + s->train.y_width);
+    if (s->have_test)
+        f += (double)(s->test.hi - s->test.lo) *
+             (double)(s->test.x_width + s->test.y_width);
+    return 4.0 * f;
+}
+
+/* The helper thread's write: the file only (trainer/checkpoint.c also
+ * updates last.ckpt and prunes, which costs little). */
+static int write_file(const io_ckpt *c, const char *dir, const char *name,
+                      void *arg, nn_error *err)
+{
+    (void)arg;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return io_ckpt_write(path, c, err);
+}
+
+/* Rank 0 hands the current state to the writer; every rank then learns
+ * the previous write's status, as tr_save_checkpoint's tr_agree does. */
+static int save_async(tr_session *s, tr_ckptwriter *w, const char *dir)
+{
+    int st = 0;
+    if (s->rank == 0) {
+        io_ckpt c = {
+            .model_hash = nn_model_hash(s->model),
+            .config = s->cfg.text,
+            .config_len = s->cfg.text_len,
+            .world_size = (uint32_t)s->size,
+            .global_step = s->global_step,
+            .optim_kind = (uint32_t)s->optim->cfg.kind,
+            .optim_t = s->optim->t,
+            .n_params = s->model->n_params,
+            .params = s->model->params,
+            .n_state = s->optim->n_slots * s->optim->n,
+            .state = s->optim->state,
+        };
+        st = tr_ckptwriter_submit(w, &c, dir, "async.ckpt", &s->err);
+    }
+    return tr_agree(s, st);
+}
+
+/* After the last async write: read the file back and compare it with
+ * the parameters it was taken from (kept in ref). 1 if identical. */
+static int verify_async(tr_session *s, tr_ckptwriter *w, const char *dir,
+                        const float *ref)
+{
+    io_ckpt c = {0};
+    char path[4096];
+    snprintf(path, sizeof path, "%s/async.ckpt", dir);
+    int ok = tr_ckptwriter_wait(w, &s->err) == 0 &&
+             io_ckpt_read(path, &c, &s->err) == 0 &&
+             c.n_params == s->model->n_params &&
+             !memcmp(c.params, ref, c.n_params * sizeof(float));
+    io_ckpt_free(&c);
+    return ok;
+}
+
+/* Checkpoint costs; prints JSON fields (rank 0). Blocks of 2K steps with
+ * a save after the first K, alternately none / synchronous / through the
+ * writer, each timed barrier to barrier: the difference to the block
+ * without is the delay the save costs training; the save call alone is
+ * the time the ranks stand still. */
+static int bench_ckpt(tr_session *s, bench_opts *b, size_t *pos)
+{
+    enum { ROUNDS = 7 };
+    free(s->cfg.ckpt.dir);
+    s->cfg.ckpt.dir = nn_xstrdup(b->ckpt_dir);
+    s->cfg.ckpt.keep_last = 2;
+    tr_ckptwriter *w = s->rank == 0 ? tr_ckptwriter_create(write_file, NULL) : NULL;
+    int bad = s->rank == 0 && !w;
+    double blocks[3][ROUNDS], stall[3][ROUNDS];
+    size_t K = b->ckpt_every;
+    for (int i = 0; i < 3 * ROUNDS && !bad; i++) {
+        int kind = i % 3; /* 0 none, 1 sync, 2 async */
+        comm_barrier(s->comm);
+        double t = comm_wtime();
+        bad |= run_steps(s, K, pos, NULL);
+        double t1 = comm_wtime();
+        if (kind == 1) bad |= tr_save_checkpoint(s, NULL);
+        if (kind == 2) bad |= save_async(s, w, b->ckpt_dir);
+        stall[kind][i / 3] = comm_wtime() - t1;
+        bad |= run_steps(s, K, pos, NULL);
+        comm_barrier(s->comm);
+        blocks[kind][i / 3] = comm_wtime() - t;
+    }
+    double raw = 4.0 * ((double)s->model->n_params +
+                        (double)(s->optim->n_slots * s->optim->n));
+    double comp = (double)io_ckpt_last_bytes();
+    float *ref = nn_xalloc_floats(s->model->n_params);
+    memcpy(ref, s->model->params, s->model->n_params * sizeof(float));
+    if (!bad) bad |= save_async(s, w, b->ckpt_dir);
+    int ok = s->rank != 0 || verify_async(s, w, b->ckpt_dir, ref);
+    double helper = w ? tr_ckptwriter_last_seconds(w) : 0;
+    tr_ckptwriter_destroy(w);
+    free(ref);
+    if (bad) return 1;
+    /* The delay of a kind: median over rounds of its block minus the
+     * block without a save of the same round (paired: drift cancels). */
+    double none = median(blocks[0], ROUNDS), d[2][ROUNDS];
+    for (int i = 0; i < ROUNDS; i++)
+        for (int k = 0; k < 2; k++) d[k][i] = blocks[k + 1][i] - blocks[0][i];
+    double sync = none + median(d[0], ROUNDS), async = none + median(d[1], ROUNDS);
+    double st_sync = median(stall[1], ROUNDS), st_async = median(stall[2], ROUNDS);
+    if (s->rank == 0)
+        printf(",\n  \"ckpt\": {\"raw_bytes\": %.0f, \"file_bytes\": %.0f, "
+               "\"ratio\": %.4f, \"stall_sync_ms\": %.3f, "
+               "\"stall_async_ms\": %.3f, \"write_mbs\": %.1f, "
+               "\"helper_write_mbs\": %.1f, \"block_steps\": %zu, "
+               "\"block_ms\": %.3f, \"delay_sync_ms\": %.3f, "
+               "\"delay_async_ms\": %.3f, \"async_verified\": %s}",
+               raw, comp, comp / raw, 1e3 * st_sync, 1e3 * st_async,
+               raw / st_sync / 1e6, helper > 0 ? raw / helper / 1e6 : 0.0,
+               2 * K, 1e3 * none, 1e3 * (sync - none), 1e3 * (async - none),
+               ok ? "true" : "false");
+    return 0;
+}
+
+/* "blocking,shared" into b->modes; 0 or -1 on a bad name. */
+static int parse_modes(const char *list, bench_opts *b)
+{
+    b->n_modes = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (k < 4 && strcmp(t, mode_name[k])) k++;
+        if (k == 4 || b->n_modes == 4) return -1;
+        b->modes[b->n_modes++] = (tr_sync_mode)k;
+    }
+    return b->n_modes ? 0 : -1;
+}
+
+static int parse(int argc, char **argv, tr_options *o, bench_opts *b)
+{
+    static char *sets[64];
+    o->command = "train";
+    o->sets = sets;
+    o->quiet = 1;
+    *b = (bench_opts){.steps = 300, .warmup = 30, .ckpt_every = 100,
+                      .n_modes = 1, .modes = {TR_SYNC_AUTO}, .block = 50};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--set") && v && o->n_sets < 63) sets[o->n_sets++] = argv[++i];
+        else if (!strcmp(a, "--steps") && v) b->steps = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--warmup") && v) b->warmup = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--block") && v) b->block = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(a, "--sync") && v) {
+            if (parse_modes(argv[++i], b)) return 2;
+        } else if (!strcmp(a, "--ckpt") && v) b->ckpt_dir = argv[++i];
+        else if (!strcmp(a, "--ckpt-every") && v) b->ckpt_every = strtoul(argv[++i], NULL, 10);
+        else if (a[0] != '-' && !o->config) o->config = a;
+        else return 2;
+    }
+    return o->config && b->steps > 0 && b->block > 0 && b->ckpt_every > 0 ? 0 : 2;
+}
+
+/* Rank 0: JSON of one sync mode's timed steps t[steps * PH_N]. */
+static void report(const tr_session *s, tr_sync_mode mode, const double *t,
+                   size_t steps, int first)
+{
+    double *col = nn_xcalloc(steps, sizeof *col), total = 0;
+    printf("%s    {\"sync\": \"%s\", \"active\": \"%s\", \"steps\": %zu",
+           first ? "" : ",\n", mode_name[mode], mode_name[s->sync.active],
+           steps);
+    for (int p = 0; p < PH_N; p++) {
+        for (size_t k = 0; k < steps; k++) col[k] = t[k * PH_N + p];
+        printf(", \"%s_us\": %.2f", ph_name[p], 1e6 * median(col, steps));
+    }
+    for (size_t k = 0; k < steps; k++) col[k] = t[k * PH_N + PH_STEP];
+    for (size_t k = 0; k < steps; k++) total += col[k];
+    /* Windows of WINDOW consecutive steps (the last one may be short):
+     * throughput by the clock, median over windows. */
+    double B = (double)s->cfg.train.batch_size, *win = nn_xcalloc(steps, sizeof *win);
+    size_t n_win = 0;
+    for (size_t k = 0; k < steps; k += WINDOW) {
+        size_t len = steps - k < WINDOW ? steps - k : WINDOW;
+        double sum = 0;
+        for (size_t j = k; j < k + len; j++) sum += col[j];
+        win[n_win++] = B * (double)len / sum;
+    }
+    double wall = median(win, n_win);
+    free(win);
+    double med = median(col, steps); /* sorts col */
+    printf(", \"step_p90_us\": %.1f, \"step_max_us\": %.1f, "
+           "\"samples_s\": %.1f, \"samples_s_wall\": %.1f, "
+           "\"samples_s_mean\": %.1f}",
+           1e6 * col[steps * 9 / 10], 1e6 * col[steps - 1], B / med, wall,
+           B * (double)steps / total);
+    free(col);
+}
+
+/* The timed steps: blocks of b->block steps, alternating between the
+ * sync modes asked for, so all see the same machine; then one report per
+ * mode (its active mode as decided by gradsync). */
+static int timed_runs(tr_session *s, bench_opts *b, size_t *pos)
+{
+    double *t[4];
+    size_t done[4] = {0, 0, 0, 0};
+    int st = 0, n = b->n_modes;
+    for (int m = 0; m < n; m++) t[m] = nn_xcalloc(b->steps * PH_N, sizeof(double));
+    for (size_t k = 0; !st && done[n - 1] < b->steps; k++) {
+        int m = (int)(k % (size_t)n);
+        size_t len = b->steps - done[m] < b->block ? b->steps - done[m] : b->block;
+        tr_gradsync_set_mode(&s->sync, b->modes[m]);
+        st = run_steps(s, len, pos, t[m] + done[m] * PH_N);
+        done[m] += len;
+    }
+    if (!st && s->rank == 0) printf("  \"runs\": [\n");
+    for (int m = 0; m < n && !st; m++) {
+        /* one step to learn the active mode, outside the timings */
+        tr_gradsync_set_mode(&s->sync, b->modes[m]);
+        st = run_steps(s, 1, pos, NULL);
+        if (!st && s->rank == 0) report(s, b->modes[m], t[m], b->steps, m == 0);
+    }
+    if (!st && s->rank == 0) printf("\n  ]");
+    for (int m = 0; m < n; m++) free(t[m]);
+    return st;
+}
+
+static int bench(tr_session *s, bench_opts *b)
+{
+    int st;
+    if ((st = tr_load_config(s)) || (st = tr_load_data(s)) ||
+        (st = tr_build_model(s)))
+        return st;
+    size_t pos = 0;
+    if (run_steps(s, b->warmup, &pos, NULL)) return 1;
+    if (s->rank == 0)
+        printf("{\n  \"ranks\": %d, \"batch\": %zu, \"blas_threads\": %d, "
+               "\"n_params\": %zu, \"buckets\": %zu,\n",
+               s->size, s->cfg.train.batch_size, openblas_get_num_threads(),
+               s->model->n_params, s->sync.n_buckets);
+    for (int k = TR_SYNC_OVERLAP; k <= TR_SYNC_SHARED; k++) {
+        double diff = check_mode(s, &pos, (tr_sync_mode)k);
+        if (s->rank == 0)
+            printf("  \"%s_max_diff\": %g,\n", mode_name[k], diff);
+        if (diff < 0 || diff > 1e-6)
+            return nn_error_set(&s->err, NN_EXIT_OTHER, "gradient sync '%s' "
+                                "differs from blocking by %g", mode_name[k],
+                                diff);
+    }
+    if (timed_runs(s, b, &pos)) return 1;
+    tr_gradsync_set_mode(&s->sync, TR_SYNC_AUTO);
+    if (b->ckpt_dir && bench_ckpt(s, b, &pos)) return 1;
+    int64_t hwm = (int64_t)vm_hwm();
+    if (comm_allreduce_max_i64(s->comm, &hwm, 1)) return 1;
+    if (s->rank == 0)
+        printf(",\n  \"vmhwm_bytes\": %lld, \"needed_bytes\": %.0f\n}\n",
+               (long long)hwm, needed_bytes(s));
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    comm_ctx *c = comm_init(&argc, &argv);
+    if (!c) return 1;
+    tr_options o = {0};
+    bench_opts b;
+    if (parse(argc, argv, &o, &b)) {
+        if (comm_rank(c) == 0)
+            fprintf(stderr, "usage: bench_step CONFIG [--set K=V]... [--steps N] "
+                            "[--warmup W] [--sync blocking,overlap,shared,auto] [--block K] [--ckpt DIR] "
+                            "[--ckpt-every K]\n");
+        comm_finalize(c);
+        return 2;
+    }
+    const char *env = getenv("OPENBLAS_NUM_THREADS");
+    if (!env || !*env) {
+        long t = sysconf(_SC_NPROCESSORS_ONLN) / comm_local_size(c);
+        openblas_set_num_threads(t < 1 ? 1 : (int)t);
+    }
+    tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
+                    .opt = &o};
+    int st = bench(&s, &b);
+    if (st && s.err.msg[0]) fprintf(stderr, "bench_step: %s\n", s.err.msg);
+    tr_session_free(&s);
+    comm_finalize(c);
+    return st;
+}
