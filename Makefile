@@ -53,6 +53,9 @@ TESTS  := $(T_NN) $(T_IO) $(T_COMM) $(T_TOOL)
 SYS_LIBS := $(BLAS_LIBS) -lyaml -lz -lm -lpthread
 
 .PHONY: all build tests run test test-unit deps clean bench
+# Object files of test programs are intermediates of a pattern chain; keep
+# them, so a second make does not rebuild every test.
+.SECONDARY:
 all: build
 build: $(AXON) $(TESTS)
 ifeq ($(BUILD),build/rel)
