@@ -116,6 +116,8 @@ static const key_def defs[] = {
     {"data.labelled", T_SIZE, OFF(data.labelled), 0, INF, 0, "0", NULL},
     /* text: window length; required there, refused elsewhere (check_data) */
     {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
+    /* text: stream order for truncated BPTT (check_text) */
+    {"data.stream", T_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
     {"training.epochs", T_SIZE, OFF(train.epochs), 1, INF, F_REQ, NULL, NULL},
     {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, INF, F_REQ, NULL, NULL},
     {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
@@ -661,6 +663,25 @@ static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
     return store(c->cfg, d, p->value->value, &at, c->err);
 }
 
+/* data.stream (truncated BPTT): the windows keep their order, so no hash
+ * validation split, and a step's rows must reach the model in one forward
+ * (row b carries stream b's state), so no micro-batches. */
+static int check_stream(parse_ctx *c)
+{
+    const io_config *cfg = c->cfg;
+    if (!cfg->data.stream) return 0;
+    const char *key = cfg->data.val_fraction > 0 ? "data.val_fraction"
+                      : cfg->train.accumulate > 1 ? "training.accumulate"
+                                                  : NULL;
+    if (!key) return 0;
+    cfg_loc at = pair_loc(c, given(c, key));
+    return loc_error(&at, key, c->err,
+                     "not supported with data.stream true (%s)",
+                     cfg->data.val_fraction > 0
+                         ? "set it to 0; validate on a data.val file"
+                         : "each step's rows must be one forward");
+}
+
 /* data.format text: the samples are token ids, so no CSV columns and no
  * normalisation; data.seq_len is required there and refused elsewhere.
  * (The IDX-only keys are refused by check_data as for csv.) */
@@ -669,11 +690,14 @@ static int check_text(parse_ctx *c)
     io_data_cfg *d = &c->cfg->data;
     const io_yaml_pair *p = given(c, "data.seq_len");
     if (strcmp(d->format, "text") != 0) {
-        if (!p) return 0;
+        const char *key = p ? "data.seq_len" : "data.stream";
+        if (!p && !(p = given(c, key))) return 0;
         cfg_loc at = pair_loc(c, p);
-        return loc_error(&at, "data.seq_len", c->err,
-                         "not used with data.format %s", d->format);
+        return loc_error(&at, key, c->err, "not used with data.format %s",
+                         d->format);
     }
+    int rc = check_stream(c);
+    if (rc) return rc;
     if (!p) {
         cfg_loc at = parent_loc(c, "data.seq_len");
         return loc_error(&at, "data.seq_len", c->err,

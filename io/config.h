@@ -35,6 +35,10 @@ typedef struct io_data_cfg {
                             idx); excludes val_fraction > 0 */
     char *val_labels;    /* idx only: required with val */
     size_t seq_len;      /* text only (required there): steps T per window */
+    int stream;          /* text only: windows in stream order for
+                            truncated BPTT (io/shard.h STREAM ORDER); every
+                            rank loads all training windows; needs
+                            val_fraction 0 and accumulate 1 */
     char *target;        /* "labels" (default) or "input": the targets are
                             the (normalised) inputs themselves, as for an
                             autoencoder; then no labels are read at all */

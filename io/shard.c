@@ -4,10 +4,13 @@
  * Nothing here depends on the rank count: the split is a hash of the
  * global id, the permutation a generator seeded from (seed, epoch), and a
  * step's rows are permutation positions [s*B, (s+1)*B). The rank count
- * only decides which of those rows a rank finds in its [lo, hi).
+ * only decides which of those rows a rank finds in its [lo, hi). Stream
+ * order (truncated BPTT) is the exception: there the rank count decides
+ * which streams, i.e. rows of the global batch, a rank processes.
  */
 #include "io/shard.h"
 
+#include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* free */
 #include <string.h> /* memset */
 
@@ -111,4 +114,32 @@ size_t io_shard_max_rows(const io_shard *s, size_t batch)
         if (n > best) best = n;
     }
     return best;
+}
+
+size_t io_shard_stream_steps(const io_shard *s, size_t batch)
+{
+    NN_CHECK(batch > 0, "batch size 0");
+    return s->n_train / batch;
+}
+
+size_t io_shard_stream_batch(const io_shard *s, size_t batch, size_t step,
+                             size_t part, size_t parts, size_t *local,
+                             uint64_t *ids, size_t *global_rows)
+{
+    size_t S = io_shard_stream_steps(s, batch);
+    NN_CHECK(step < S, "stream step %zu of %zu", step, S);
+    NN_CHECK(parts >= 1 && part < parts && batch <= SIZE_MAX / parts,
+             "bad part %zu of %zu", part, parts);
+    /* This rank's streams [b0, b1): a fixed tiling of [0, B). */
+    size_t b0 = batch * part / parts, b1 = batch * (part + 1) / parts;
+    for (size_t b = b0; b < b1; b++) {
+        size_t id = s->train[b * S + step];
+        NN_CHECK(id >= s->lo && id < s->hi,
+                 "stream row %zu (id %zu) outside this rank's [%zu, %zu)", b,
+                 id, s->lo, s->hi);
+        if (local) local[b - b0] = id - s->lo;
+        if (ids) ids[b - b0] = (uint64_t)id;
+    }
+    if (global_rows) *global_rows = batch;
+    return b1 - b0;
 }

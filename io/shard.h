@@ -50,4 +50,27 @@ size_t io_shard_batch(const io_shard *s, size_t batch, size_t step,
 /* Largest number of rows this rank can get in any step of this epoch. */
 size_t io_shard_max_rows(const io_shard *s, size_t batch);
 
+/* STREAM ORDER (data.stream, truncated BPTT over one long text). The
+ * n_train training ids, in file order, are cut into B = `batch` contiguous
+ * streams of S = n_train / B ids each (the last n_train % B are dropped):
+ * stream b is train[b*S .. (b+1)*S). Step s (0 <= s < S) of every epoch
+ * uses id train[b*S + s] as row b of the global batch, so row b of step
+ * s+1 continues row b of step s. There is no shuffle (the order is the
+ * point) and io_shard_epoch does not affect it. Rank `part` of `parts`
+ * always processes rows [B*part/parts, B*(part+1)/parts) (empty when
+ * parts > B), so the state carried by row b stays on one rank; those ids
+ * must lie in the rank's [lo, hi) (a fatal NN_CHECK otherwise): in stream
+ * mode every rank holds all rows. */
+
+/* Steps per epoch in stream order: S = n_train / batch (0 if too few). */
+size_t io_shard_stream_steps(const io_shard *s, size_t batch);
+
+/* Rows of step `step` (< S) in stream order for rank `part` of `parts`:
+ * writes local indices (id - lo) and global ids in row order (stream
+ * B*part/parts first) to local / ids (either may be NULL), returns their
+ * number; *global_rows (may be NULL) gets B. */
+size_t io_shard_stream_batch(const io_shard *s, size_t batch, size_t step,
+                             size_t part, size_t parts, size_t *local,
+                             uint64_t *ids, size_t *global_rows);
+
 #endif

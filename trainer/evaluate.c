@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "nn/recurrent.h"
 #include "trainer/session.h"
 
 /* Copy rows `rows[0..n)` of d into the step buffers. */
@@ -28,6 +29,10 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
     for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
         gather(s, d, rows + at, m);
+        /* Held-out windows are scored independently, each from a zero
+         * state: stateful layers would otherwise carry state between
+         * unrelated chunks (and out of training's streams). */
+        nn_recurrent_model_reset_state(s->model);
         const float *y = nn_model_forward(s->model, s->bx, m, &pass);
         nn_loss_stats st = {0};
         s->loss->eval(y, s->by, m * s->loss_steps, s->loss_dim, 1.0f, NULL,
@@ -36,6 +41,8 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
         sums[1] += (double)st.correct;
         sums[2] += (double)st.counted;
     }
+    /* ...and training continues (next epoch) from zeros too. */
+    nn_recurrent_model_reset_state(s->model);
     if (comm_allreduce_sum_d(s->comm, sums, 3)) return NN_EXIT_OTHER;
     out->loss_sum = sums[0];
     out->correct = sums[1];

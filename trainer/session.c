@@ -133,7 +133,12 @@ int tr_load_data(tr_session *s)
 {
     const io_data_cfg *d = &s->cfg.data;
     size_t r = (size_t)s->rank, p = (size_t)s->size;
-    int st = io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, r, p, &s->err);
+    /* Stream order (io/shard.h) gives a rank fixed streams spread over the
+     * whole text, so every rank holds every training window (the text is
+     * read whole anyway, for its vocabulary). */
+    int st = d->stream
+                 ? io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, 0, 1, &s->err)
+                 : io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, r, p, &s->err);
     s->have_test = d->test != NULL;
     s->have_val = d->val != NULL;
     if (!st && s->have_test)

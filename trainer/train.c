@@ -14,6 +14,7 @@
 
 #include "nn/check.h"
 #include "nn/earlystop.h"
+#include "nn/recurrent.h"
 #include "trainer/gan.h"
 #include "trainer/report.h"
 #include "trainer/session.h"
@@ -23,6 +24,25 @@
 static double current_lr(const tr_session *s)
 {
     return nn_schedule_lr(&s->sched, s->global_step);
+}
+
+/* data.stream (truncated BPTT, io/shard.h STREAM ORDER): steps per epoch
+ * are S = n_train / B, and this rank's rows are its fixed streams. */
+static size_t epoch_steps(const tr_session *s)
+{
+    size_t B = s->cfg.train.batch_size;
+    return s->cfg.data.stream ? io_shard_stream_steps(&s->shard, B)
+                              : io_shard_steps(&s->shard, B);
+}
+
+/* This rank's rows of step `step` (see io_shard_batch). */
+static size_t step_rows(tr_session *s, size_t step, size_t *global)
+{
+    size_t B = s->cfg.train.batch_size;
+    if (!s->cfg.data.stream)
+        return io_shard_batch(&s->shard, B, step, s->local, s->ids, global);
+    return io_shard_stream_batch(&s->shard, B, step, (size_t)s->rank,
+                                 (size_t)s->size, s->local, s->ids, global);
 }
 
 static void stats_add(tr_stats *a, const tr_stats *b)
@@ -142,8 +162,8 @@ static void clip_gradients(tr_session *s)
  * rank to stop after this step, or an error code (the same on every rank). */
 static int train_step(tr_session *s, size_t step, tr_stats *st)
 {
-    size_t B = s->cfg.train.batch_size, global = 0;
-    size_t n = io_shard_batch(&s->shard, B, step, s->local, s->ids, &global);
+    size_t global = 0;
+    size_t n = step_rows(s, step, &global);
     size_t xw = s->train.x_width, yw = s->train.y_width;
     for (size_t k = 0; k < n; k++) {
         memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
@@ -234,14 +254,22 @@ static int early_stopping(tr_session *s, const tr_stats *val, int *stop)
 static int run_epochs(tr_session *s)
 {
     const io_train_cfg *tc = &s->cfg.train;
-    size_t steps = io_shard_steps(&s->shard, tc->batch_size);
+    size_t steps = epoch_steps(s);
     int st = 0;
     startup_banner(s, steps);
     if (s->best_epoch && !s->best && (st = tr_load_best(s))) return st;
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
         io_shard_epoch(&s->shard, s->epoch);
         tr_unfreeze(s);
-        size_t rows = io_shard_max_rows(&s->shard, tc->batch_size);
+        /* Stateful layers start every epoch (and a resumed one, mid-way:
+         * the carried state is not checkpointed) from zeros. */
+        nn_recurrent_model_reset_state(s->model);
+        size_t rows = s->cfg.data.stream
+                          ? io_shard_stream_batch(&s->shard, tc->batch_size, 0,
+                                                  (size_t)s->rank,
+                                                  (size_t)s->size, NULL, NULL,
+                                                  NULL)
+                          : io_shard_max_rows(&s->shard, tc->batch_size);
         /* activations are needed for one micro-batch at a time */
         size_t acc = tc->accumulate ? tc->accumulate : 1;
         tr_reserve(s, rows, (rows + acc - 1) / acc);
@@ -370,7 +398,13 @@ static void print_linear(tr_session *s)
 static int prepare(tr_session *s)
 {
     const io_train_cfg *tc = &s->cfg.train;
-    uint64_t steps = io_shard_steps(&s->shard, tc->batch_size);
+    uint64_t steps = epoch_steps(s);
+    if (steps == 0) /* stream mode only: a plain epoch has >= 1 step */
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: data.stream needs at least "
+                            "training.batch_size (%zu) windows, the text has "
+                            "%zu", s->opt->config, tc->batch_size,
+                            s->shard.n_train);
     /* The schedule spans the configured epochs; max_steps only stops the
      * run early, so an interrupted run follows the same schedule. */
     uint64_t total = steps * tc->epochs;
