@@ -3,18 +3,16 @@
 # makes rank 0 write a final checkpoint and every rank exit; the run then
 # resumes and ends with the same parameters as an uninterrupted run.
 source "$(dirname "$0")/../mpi/lib.sh"
-c=(--quiet --set data.limit=6000 --set training.epochs=30
+c=(--quiet --set data.limit=20000 --set training.epochs=30
    --set checkpoint.every_epochs=0 --set logging.print_every=0)
 axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/full" >/dev/null
 axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/sig" \
-  > "$WORK/out" 2>&1 &
+  --set logging.metrics="$WORK/sig.jsonl" > "$WORK/out" 2>&1 &
 pid=$!
-# wait until both ranks are training, then signal them (not mpirun)
-for _ in $(seq 100); do
-  n="$(pgrep -f "^$AXON train.*$WORK/sig" | wc -l || true)"
-  [ "$n" -ge 2 ] && break; sleep 0.1
-done
-sleep 1
+# wait until the first epoch is done (training is under way), then signal
+# the ranks themselves (not mpirun)
+for _ in $(seq 600); do [ -s "$WORK/sig.jsonl" ] && break; sleep 0.05; done
+[ -s "$WORK/sig.jsonl" ] || fail "training did not get through an epoch"
 pkill -TERM -f "^$AXON train.*$WORK/sig" || fail "no axon process to signal"
 t0=$SECONDS; rc=0; wait $pid || rc=$?
 cat "$WORK/out" | grep -v '^\s*$' | head
