@@ -409,6 +409,8 @@ static int prepare(tr_session *s)
      * run early, so an interrupted run follows the same schedule. */
     uint64_t total = steps * tc->epochs;
     s->sched = io_train_schedule(tc, steps, total);
+    /* Evaluation needs buffers even when a resumed run has no epoch left. */
+    tr_reserve(s, 64, 64);
     if (nn_schedule_check(&s->sched, &s->err)) {
         nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
         return NN_EXIT_USAGE;

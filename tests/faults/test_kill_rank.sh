@@ -26,8 +26,13 @@ for np in 2 4; do
   pgrep -f "^$AXON train.*$dir" >/dev/null && fail "$np ranks: axon processes left running"
   "$CMP" "$dir/last.ckpt" --print >/dev/null || fail "$np ranks: last checkpoint unreadable"
   ok "$np ranks: SIGKILL of one rank ended the job (exit $rc) in ${took}s; checkpoint valid"
-  step="$(readlink "$dir/last.ckpt")"
+  name="$(readlink "$dir/last.ckpt")"
+  step=$((10#$(sed -E 's/step-0*([0-9]+)\.ckpt/\1/' <<<"$name")))
+  # continue 20 more steps from that checkpoint
   axon_np "$np" train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$dir" \
-    --set training.epochs=2 --resume auto > "$WORK/res$np" 2>&1 || fail "$np ranks: resume failed"
-  ok "$np ranks: resumed from $step"
+    --set training.max_steps=$((step + 20)) --resume auto > "$WORK/res$np" 2>&1 \
+    || { cat "$WORK/res$np"; fail "$np ranks: resume failed"; }
+  [ "$(readlink "$dir/last.ckpt")" = "$(printf 'step-%08d.ckpt' $((step + 20)))" ] \
+    || fail "$np ranks: the resumed run did not continue from step $step"
+  ok "$np ranks: resumed from step $step and trained 20 more steps"
 done

@@ -32,3 +32,9 @@ ok "keep_last and last.ckpt"
 # a checkpoint of another architecture is refused with exit 3
 expect_exit 3 "different model" 2 train configs/fashion_mlp.yaml "${c[@]}" \
   --set model.layers.0.units=32 --resume "$WORK/full/last.ckpt"
+# resuming a finished run trains nothing and still evaluates and exits 0
+out="$(axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set checkpoint.dir="$WORK/full" \
+       --resume auto 2>&1)" || { echo "$out"; fail "resume of a finished run"; }
+"$CMP" "$WORK/full/last.ckpt" "$WORK/part/last.ckpt" --exact >/dev/null \
+  || fail "resuming a finished run changed its parameters"
+ok "resuming a finished run is a no-op"
