@@ -125,12 +125,17 @@ teardown() {
 trap teardown EXIT
 trap 'exit 1' INT TERM
 
-free_port() { # a TCP port nobody listens on (nor on the next), 20000-59999
-  local p
+# A port pair (p, p+1) that no socket uses, below the kernel's ephemeral
+# range (so no outgoing connection can take it between this check and the
+# daemons' bind): 20000 up to the range's start.
+free_port() {
+  local p lo
+  lo="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+  [ "$lo" -gt 21000 ] 2>/dev/null || lo=32768
   for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 40000))
-    if ! ss -Htln "sport = :$p" 2>/dev/null | grep -q . &&
-       ! ss -Htln "sport = :$((p + 1))" 2>/dev/null | grep -q .; then
+    p=$((20000 + RANDOM % (lo - 20002)))
+    if ! ss -Htan "sport = :$p" 2>/dev/null | grep -q . &&
+       ! ss -Htan "sport = :$((p + 1))" 2>/dev/null | grep -q .; then
       echo "$p"; return 0
     fi
   done
