@@ -1,5 +1,5 @@
-/* nn/reshape.c - give a sample another shape of the same size (YAML type
- * `reshape`).
+/* nn/reshape.c - give a sample another shape of the same size: YAML types
+ * `reshape` and `flatten` ([C, H, W] or any shape -> [C*H*W], no keys).
  *
  * Key: shape (required), a list of 1 to NN_MAX_DIMS positive sizes, e.g.
  * `shape: [28, 28]` to read a [1, 28, 28] image as 28 steps of 28 values.
@@ -63,6 +63,16 @@ static int reshape_create(nn_layer *l, nn_spec *spec, nn_error *err)
     return 0;
 }
 
+static int flatten_create(nn_layer *l, nn_spec *spec, nn_error *err)
+{
+    char in[64];
+    if (nn_shape_size(l->in) == 0)
+        return nn_spec_error(spec, NULL, err, "empty input %s",
+                             nn_shape_str(l->in, in, sizeof in));
+    l->out = nn_shape_1d(nn_shape_size(l->in));
+    return 0;
+}
+
 static void reshape_forward(nn_layer *l, const float *x, float *y, size_t n,
                             const nn_pass *pass)
 {
@@ -80,6 +90,16 @@ static void reshape_backward(nn_layer *l, const float *x, const float *y,
 const nn_layer_ops nn_reshape_ops = {
     .type = "reshape",
     .create = reshape_create,
+    .init = NULL,
+    .reserve = NULL,
+    .forward = reshape_forward,
+    .backward = reshape_backward,
+    .destroy = NULL,
+};
+
+const nn_layer_ops nn_flatten_ops = {
+    .type = "flatten",
+    .create = flatten_create,
     .init = NULL,
     .reserve = NULL,
     .forward = reshape_forward,
