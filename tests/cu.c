@@ -1,6 +1,9 @@
 /* tests/cu.c - shared CUnit runner (see cu.h). */
 #include "tests/cu.h"
 
+#include "nn/check.h"
+#include "nn/spec.h"
+
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,4 +53,16 @@ int cu_main(const char *program, const cu_suite *suites)
     CU_cleanup_registry();
     if (ran == 0) return 1;
     return failed ? 1 : 0;
+}
+
+void cu_spec_make(struct nn_spec *s, const char *name, const char *type,
+                  const char *const *kv)
+{
+    memset(s, 0, sizeof *s);
+    s->type = nn_xstrdup(type);
+    s->name = name ? nn_xstrdup(name) : NULL;
+    s->file = "test.yaml";
+    s->line = 1;
+    for (int i = 0; kv && kv[i]; i += 2)
+        CU_ASSERT_FATAL(nn_spec_add(s, kv[i], kv[i + 1], 2 + i / 2, NULL) == 0);
 }

@@ -21,6 +21,13 @@ typedef struct cu_suite {
 
 int cu_main(const char *program, const cu_suite *suites);
 
+/* A layer spec named `name` (NULL: the model names it) of `type`, from
+ * NULL-terminated key, value pairs; the spec sits at line 1 of
+ * "test.yaml" and key i at line 2 + i. Free with nn_spec_free. */
+struct nn_spec;
+void cu_spec_make(struct nn_spec *s, const char *name, const char *type,
+                  const char *const *kv);
+
 /* Fresh temporary directory for this test program (created once,
  * removed at exit). */
 const char *cu_tmpdir(void);

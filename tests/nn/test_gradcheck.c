@@ -12,18 +12,6 @@
 #include "nn/loss.h"
 #include "tests/cu.h"
 
-/* Spec of `type` with NULL-terminated key, value pairs. */
-static void spec_make(nn_spec *s, const char *type, const char *const *kv)
-{
-    memset(s, 0, sizeof *s);
-    s->type = nn_xstrdup(type);
-    s->name = nn_xstrdup("t");
-    s->file = "test.yaml";
-    s->line = 1;
-    for (int i = 0; kv && kv[i]; i += 2)
-        CU_ASSERT_FATAL(nn_spec_add(s, kv[i], kv[i + 1], 2 + i / 2, NULL) == 0);
-}
-
 /* Make a layer, fill its params from seed, and random inputs x whose
  * magnitude is at least `away` (keeps relu away from its kink). */
 static int make_layer(nn_layer *l, const char *type, const char *const *kv,
@@ -31,7 +19,7 @@ static int make_layer(nn_layer *l, const char *type, const char *const *kv,
 {
     nn_spec s;
     nn_error err = {0, ""};
-    spec_make(&s, type, kv);
+    cu_spec_make(&s, "t", type, kv);
     int rc = nn_layer_make(l, &s, in, &err);
     nn_spec_free(&s);
     if (rc) {

@@ -17,22 +17,12 @@
 static const float X4[4] = {2, 4, 6, 8};
 static const float Y4[4] = {81, 93, 91, 97};
 
-static void spec_make(nn_spec *s, const char *type, const char *const *kv)
-{
-    memset(s, 0, sizeof *s);
-    s->type = nn_xstrdup(type);
-    s->file = "test.yaml";
-    s->line = 1;
-    for (int i = 0; kv && kv[i]; i += 2)
-        CU_ASSERT_FATAL(nn_spec_add(s, kv[i], kv[i + 1], 2 + i / 2, NULL) == 0);
-}
-
 /* A model of one dense layer with `units` outputs over `in` features. */
 static nn_model *linear_model(size_t in, size_t rows)
 {
     static const char *const kv[] = {"units", "1", NULL};
     nn_spec s;
-    spec_make(&s, "dense", kv);
+    cu_spec_make(&s, NULL, "dense", kv);
     nn_model *m = NULL;
     nn_error err = {0, ""};
     int rc = nn_model_create(&m, &s, 1, nn_shape_1d(in), &err);
