@@ -6,13 +6,14 @@
  * would run past the edge are not formed, as in PyTorch's default).
  *
  * maxpool2d: y = the window's maximum; forward records, per output, the
- * index (within the sample) of the first maximal input, and backward routes
- * dy there: dx[argmax] += dy. A window holding a NaN gives NaN, so
+ * offset (within the sample) of the first maximal input, and backward
+ * routes dy there: dx[argmax] += dy. A window holding a NaN gives NaN, so
  * divergence is not hidden. The argmax array is per-row state sized by
  * reserve(rows).
  * avgpool2d: y = the window's mean; backward spreads dy / (KH*KW) evenly
  * over the window. Overlapping windows (stride < size) accumulate.
  */
+#include <stdint.h> /* uint32_t */
 #include <stdlib.h> /* free */
 #include <string.h> /* memset */
 
@@ -26,11 +27,9 @@ typedef struct pool_priv {
     size_t KH, KW;  /* window */
     size_t sh, sw;  /* stride */
     size_t OH, OW;
-    size_t *argmax; /* maxpool: [cap, C*OH*OW] input index per output */
-    size_t cap;     /* rows argmax can hold */
+    uint32_t *argmax; /* maxpool: [cap, C*OH*OW] input offset per output */
+    size_t cap;       /* rows argmax can hold */
 } pool_priv;
-
-typedef enum { POOL_MAX, POOL_AVG } pool_kind;
 
 static int pool_create(nn_layer *l, nn_spec *spec, nn_error *err)
 {
@@ -52,6 +51,9 @@ static int pool_create(nn_layer *l, nn_spec *spec, nn_error *err)
         return nn_spec_error(spec, "size", err,
                              "window [%zu, %zu] is larger than the input %s",
                              size[0], size[1], in);
+    if (nn_shape_size(l->in) > UINT32_MAX) /* argmax offsets are 32-bit */
+        return nn_spec_error(spec, NULL, err,
+                             "input %s has more than 2^32 values", in);
     pool_priv *p = nn_xcalloc(1, sizeof *p);
     p->C = l->in.dim[0], p->H = l->in.dim[1], p->W = l->in.dim[2];
     p->KH = size[0], p->KW = size[1];
@@ -63,40 +65,131 @@ static int pool_create(nn_layer *l, nn_spec *spec, nn_error *err)
     return 0;
 }
 
-/* One sample: y[C, OH, OW] from x[C, H, W]. For POOL_MAX, arg[C*OH*OW]
- * receives the argmax input indices. */
-static void pool_walk(const pool_priv *p, pool_kind kind, const float *x,
-                      float *y, size_t *arg)
+/* One output row: y[ow] = max or mean of the window at xr + ow*sw, where
+ * xr is the window row's first input row, at offset `base` in its sample.
+ * The maximum is the first maximal value ("v > m ? v : m" keeps the first
+ * of equal values and is one max instruction), or NaN if the window holds
+ * a NaN (or both infinities), which the running sum carries: divergence is
+ * not hidden. arg[ow] receives its offset in the sample, selected with a
+ * mask: a branch on the data mispredicts (the old walk, which reloaded the
+ * best value through its index, measured 3x slower). */
+static void pool_row(const pool_priv *p, int is_max, const float *restrict xr,
+                     size_t base, float *restrict y, uint32_t *restrict arg)
 {
     float inv = 1.0f / (float)(p->KH * p->KW);
-    size_t o = 0;
-    for (size_t c = 0; c < p->C; c++)
+    for (size_t ow = 0; ow < p->OW; ow++) {
+        const float *w = xr + ow * p->sw;
+        float m = w[0], acc = 0.0f;
+        uint32_t at = 0;
+        for (size_t r = 0; r < p->KH; r++)
+            for (size_t s = 0; s < p->KW; s++) {
+                float v = w[r * p->W + s];
+                uint32_t gt = 0 - (uint32_t)(v > m);
+                at ^= (at ^ (uint32_t)(r * p->W + s)) & gt;
+                m = v > m ? v : m;
+                acc += v;
+            }
+        if (!is_max) {
+            y[ow] = acc * inv;
+            continue;
+        }
+        y[ow] = acc == acc ? m : acc;
+        arg[ow] = (uint32_t)(base + ow * p->sw) + at;
+    }
+}
+
+/* pool_row for the common 2x2 max, stride 2, unrolled as a tree: the two
+ * rows' maxima, then the larger (the first row on a tie). Measured 2x
+ * faster than pool_row on LeNet's pooling layers. */
+static void max_row_2x2(size_t W, size_t OW, const float *restrict xr,
+                        size_t base, float *restrict y,
+                        uint32_t *restrict arg)
+{
+    for (size_t ow = 0; ow < OW; ow++) {
+        const float *w = xr + 2 * ow;
+        float a = w[0], b = w[1], c = w[W], d = w[W + 1];
+        uint32_t i0 = b > a, i1 = (uint32_t)W + (d > c);
+        float m0 = b > a ? b : a, m1 = d > c ? d : c;
+        uint32_t lo = 0 - (uint32_t)(m1 > m0);
+        float m = m1 > m0 ? m1 : m0, acc = (a + b) + (c + d);
+        y[ow] = acc == acc ? m : acc;
+        arg[ow] = (uint32_t)(base + 2 * ow) + (i0 ^ ((i0 ^ i1) & lo));
+    }
+}
+
+/* y[n, C, OH, OW] = max or mean of each window of x[n, C, H, W]; for max,
+ * argmax[n, C*OH*OW] = offset in the sample of the input taken. */
+static void pool_forward(const nn_layer *l, int is_max, const float *x,
+                         float *y, size_t n)
+{
+    const pool_priv *p = l->priv;
+    int fast = is_max && p->KH == 2 && p->KW == 2 && p->sw == 2;
+    size_t planes = n * p->C, in_size = nn_shape_size(l->in);
+    uint32_t *arg = p->argmax;
+    for (size_t q = 0; q < planes; q++) {
+        const float *xs = x + q / p->C * in_size;
+        size_t plane = q % p->C * p->H * p->W;
+        for (size_t oh = 0; oh < p->OH; oh++, y += p->OW) {
+            size_t base = plane + oh * p->sh * p->W;
+            if (fast)
+                max_row_2x2(p->W, p->OW, xs + base, base, y, arg);
+            else
+                pool_row(p, is_max, xs + base, base, y, arg);
+            if (is_max) arg += p->OW;
+        }
+    }
+}
+
+static void maxpool_forward(nn_layer *l, const float *x, float *y, size_t n,
+                            const nn_pass *pass)
+{
+    (void)pass;
+    pool_priv *p = l->priv;
+    NN_CHECK(n <= p->cap, "%s: %zu rows but only %zu reserved", l->name, n,
+             p->cap);
+    pool_forward(l, 1, x, y, n);
+}
+
+static void avgpool_forward(nn_layer *l, const float *x, float *y, size_t n,
+                            const nn_pass *pass)
+{
+    (void)pass;
+    pool_forward(l, 0, x, y, n);
+}
+
+/* dx = 0, then each dy goes to the input forward took. */
+static void maxpool_backward(nn_layer *l, const float *x, const float *y,
+                             const float *dy, float *dx, size_t n)
+{
+    (void)x, (void)y;
+    if (!dx) return;
+    const pool_priv *p = l->priv;
+    size_t in_size = nn_shape_size(l->in), out_size = nn_shape_size(l->out);
+    memset(dx, 0, n * in_size * sizeof *dx);
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t *arg = p->argmax + i * out_size;
+        float *dxi = dx + i * in_size;
+        for (size_t o = 0; o < out_size; o++) dxi[arg[o]] += dy[i * out_size + o];
+    }
+}
+
+/* dx = 0, then each dy is spread evenly over its window. */
+static void avgpool_backward(nn_layer *l, const float *x, const float *y,
+                             const float *dy, float *dx, size_t n)
+{
+    (void)x, (void)y;
+    if (!dx) return;
+    const pool_priv *p = l->priv;
+    float inv = 1.0f / (float)(p->KH * p->KW);
+    size_t planes = n * p->C;
+    memset(dx, 0, planes * p->H * p->W * sizeof *dx);
+    for (size_t q = 0; q < planes; q++, dx += p->H * p->W)
         for (size_t oh = 0; oh < p->OH; oh++)
-            for (size_t ow = 0; ow < p->OW; ow++, o++) {
-                size_t base = (c * p->H + oh * p->sh) * p->W + ow * p->sw;
-                size_t best = base;
-                float acc = 0.0f;
-                for (size_t r = 0; r < p->KH; r++) {
-                    const float *row = x + base + r * p->W;
-                    for (size_t s = 0; s < p->KW; s++) {
-                        /* Strictly greater keeps the first maximum. One
-                         * comparison, written !(<=), on the carried index
-                         * only: gcc makes that a conditional move (as
-                         * "a > b" it emits a branch, which mispredicts on
-                         * data-dependent tests: measured 4x slower). */
-                        if (kind == POOL_MAX && !(row[s] <= x[best]))
-                            best = base + r * p->W + s;
-                        acc += row[s];
-                    }
-                }
-                if (kind == POOL_AVG) {
-                    y[o] = acc * inv;
-                    continue;
-                }
-                /* acc is NaN iff the window holds a NaN (or both infs):
-                 * the output is then NaN, so divergence is not hidden. */
-                y[o] = acc == acc ? x[best] : acc;
-                arg[o] = best;
+            for (size_t ow = 0; ow < p->OW; ow++) {
+                float g = *dy++ * inv;
+                float *w = dx + oh * p->sh * p->W + ow * p->sw;
+                for (size_t r = 0; r < p->KH; r++)
+                    for (size_t s = 0; s < p->KW; s++) w[r * p->W + s] += g;
             }
 }
 
@@ -107,70 +200,6 @@ static void pool_reserve(nn_layer *l, size_t rows)
     free(p->argmax);
     p->argmax = nn_xcalloc(rows * nn_shape_size(l->out), sizeof *p->argmax);
     p->cap = rows;
-}
-
-static void maxpool_forward(nn_layer *l, const float *x, float *y, size_t n,
-                            const nn_pass *pass)
-{
-    (void)pass;
-    pool_priv *p = l->priv;
-    NN_CHECK(n <= p->cap, "%s: %zu rows but only %zu reserved", l->name, n,
-             p->cap);
-    size_t in_size = nn_shape_size(l->in), out_size = nn_shape_size(l->out);
-    for (size_t i = 0; i < n; i++)
-        pool_walk(p, POOL_MAX, x + i * in_size, y + i * out_size,
-                  p->argmax + i * out_size);
-}
-
-static void avgpool_forward(nn_layer *l, const float *x, float *y, size_t n,
-                            const nn_pass *pass)
-{
-    (void)pass;
-    const pool_priv *p = l->priv;
-    size_t in_size = nn_shape_size(l->in), out_size = nn_shape_size(l->out);
-    for (size_t i = 0; i < n; i++)
-        pool_walk(p, POOL_AVG, x + i * in_size, y + i * out_size, NULL);
-}
-
-static void maxpool_backward(nn_layer *l, const float *x, const float *y,
-                             const float *dy, float *dx, size_t n)
-{
-    (void)x, (void)y;
-    if (!dx) return;
-    const pool_priv *p = l->priv;
-    size_t in_size = nn_shape_size(l->in), out_size = nn_shape_size(l->out);
-    memset(dx, 0, n * in_size * sizeof *dx);
-    for (size_t i = 0; i < n; i++) {
-        const size_t *arg = p->argmax + i * out_size;
-        float *dxi = dx + i * in_size;
-        for (size_t o = 0; o < out_size; o++) dxi[arg[o]] += dy[i * out_size + o];
-    }
-}
-
-static void avgpool_backward(nn_layer *l, const float *x, const float *y,
-                             const float *dy, float *dx, size_t n)
-{
-    (void)x, (void)y;
-    if (!dx) return;
-    const pool_priv *p = l->priv;
-    size_t in_size = nn_shape_size(l->in), out_size = nn_shape_size(l->out);
-    float inv = 1.0f / (float)(p->KH * p->KW);
-    memset(dx, 0, n * in_size * sizeof *dx);
-    for (size_t i = 0; i < n; i++) {
-        const float *dyi = dy + i * out_size;
-        float *dxi = dx + i * in_size;
-        size_t o = 0;
-        for (size_t c = 0; c < p->C; c++)
-            for (size_t oh = 0; oh < p->OH; oh++)
-                for (size_t ow = 0; ow < p->OW; ow++, o++) {
-                    float g = dyi[o] * inv;
-                    float *win = dxi + (c * p->H + oh * p->sh) * p->W +
-                                 ow * p->sw;
-                    for (size_t r = 0; r < p->KH; r++)
-                        for (size_t s = 0; s < p->KW; s++)
-                            win[r * p->W + s] += g;
-                }
-    }
 }
 
 static void pool_destroy(nn_layer *l)

@@ -162,6 +162,36 @@ static void test_maxpool_nan(void)
     nn_layer_free(&l);
 }
 
+/* Ties: the gradient goes to the first maximal input of each window, on
+ * the 2x2 kernel (size 2) and the general one (size 2x3). */
+static void maxpool_ties(const char *size, size_t W)
+{
+    const char *kv[] = {"size", size, NULL};
+    nn_layer l;
+    nn_error err;
+    CU_ASSERT_EQUAL_FATAL(layer_make(&l, "maxpool2d", kv, nn_shape_3d(1, 2, W), 1, &err), 0);
+    /* one window per row pair: [1 5 5 ...; 5 5 5 ...] then equal values */
+    float x[12] = {0}, y[2], dy[2] = {1, 2}, dx[12];
+    for (size_t i = 0; i < 2 * W; i++) x[i] = 5;
+    x[0] = 1;
+    nn_pass pass = {0, 0, 0, NULL};
+    l.ops->forward(&l, x, y, 1, &pass);
+    size_t ow = nn_shape_size(l.out);
+    CU_ASSERT_EQUAL(y[0], 5.0f);
+    l.ops->backward(&l, x, y, dy, dx, 1);
+    float want[12] = {0};
+    want[1] = 1;                    /* first 5 of window 0, not x[0] = 1 */
+    if (ow == 2) want[W / 2] = 2;   /* first of window 1 */
+    for (size_t i = 0; i < 2 * W; i++) CU_ASSERT_EQUAL(dx[i], want[i]);
+    nn_layer_free(&l);
+}
+
+static void test_maxpool_ties(void)
+{
+    maxpool_ties("2", 4);   /* [1,2,4] -> [1,1,2] */
+    maxpool_ties("2,3", 6); /* [1,2,6] -> [1,1,2] */
+}
+
 /* Overlapping windows (size 3, stride 1) against a direct reference. */
 static void test_pool_overlap(void)
 {
@@ -910,6 +940,7 @@ static void test_lenet_model(void)
 static const cu_test pool_tests[] = {
     {"maxpool exact 4x4", test_maxpool_exact},
     {"avgpool exact 4x4", test_avgpool_exact},
+    {"maxpool ties go to the first", test_maxpool_ties},
     {"maxpool second row and backward", test_maxpool_second_row},
     {"maxpool NaN propagates", test_maxpool_nan},
     {"overlapping windows", test_pool_overlap},
