@@ -54,8 +54,8 @@ static int count_nodes(comm_ctx *c, MPI_Comm node)
 
 comm_ctx *comm_init(int *argc, char ***argv)
 {
-    /* FUNNELED: helper threads exist (the checkpoint writer, BLAS) but
-     * only the main thread calls MPI. */
+    /* FUNNELED: helper threads exist (BLAS) but only the main thread
+     * calls MPI. */
     int provided = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) !=
         MPI_SUCCESS)
@@ -377,6 +377,48 @@ int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root)
         bytes -= n;
     }
     return 0;
+}
+
+int comm_gather_bytes(comm_ctx *c, const void *send, size_t bytes, void *recv,
+                      int root)
+{
+    if (c->size == 1) {
+        if (bytes) memmove(recv, send, bytes);
+        return 0;
+    }
+    if (bytes > INT_MAX) return 1;
+    return MPI_Gather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
+                      root, c->world) != MPI_SUCCESS;
+}
+
+int comm_gatherv_bytes(comm_ctx *c, const void *send, size_t bytes,
+                       void *recv, const size_t *counts, int root)
+{
+    if (c->size == 1) {
+        if (bytes) memmove(recv, send, bytes);
+        return 0;
+    }
+    if (bytes > INT_MAX) return 1;
+    int *n = NULL, *displ = NULL;
+    if (c->rank == root) {
+        n = malloc(2 * (size_t)c->size * sizeof *n);
+        if (!n) return 1;
+        displ = n + c->size;
+        size_t total = 0;
+        for (int r = 0; r < c->size; r++) {
+            if (counts[r] > INT_MAX - total) {
+                free(n);
+                return 1;
+            }
+            n[r] = (int)counts[r];
+            displ[r] = (int)total;
+            total += counts[r];
+        }
+    }
+    int rc = MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, n, displ, MPI_BYTE,
+                         root, c->world) != MPI_SUCCESS;
+    free(n);
+    return rc;
 }
 
 int comm_barrier(comm_ctx *c)

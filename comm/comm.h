@@ -61,6 +61,17 @@ int comm_is_shared(const comm_ctx *c, const float *buf, size_t count);
 
 /* Broadcast `bytes` bytes from root. */
 int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root);
+/* Gather: root receives every rank's `bytes` bytes (the same on every
+ * rank) in rank order into recv[size * bytes] (ignored elsewhere). */
+int comm_gather_bytes(comm_ctx *c, const void *send, size_t bytes, void *recv,
+                      int root);
+/* Gather of different sizes: each rank sends `bytes` bytes; root receives
+ * them in rank order, back to back, into recv, given every rank's count in
+ * counts[size] (recv and counts are ignored elsewhere). MPI counts are
+ * ints: the caller keeps every count and their sum within INT_MAX (checked
+ * here too, but a rank that stops on it would leave the others waiting). */
+int comm_gatherv_bytes(comm_ctx *c, const void *send, size_t bytes,
+                       void *recv, const size_t *counts, int root);
 int comm_barrier(comm_ctx *c);
 
 /* Collective: did every rank succeed? Each rank passes its own status

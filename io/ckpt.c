@@ -17,8 +17,8 @@
 #include <string.h>    /* memcpy, memset, strerror, strrchr */
 #include <sys/stat.h>  /* fstat, S_ISREG */
 #include <sys/types.h> /* ssize_t, off_t */
-#include <unistd.h>    /* read, write, pwrite, fsync, close, unlink, getpid */
-#include <zlib.h>      /* deflate, inflate, crc32 */
+#include <unistd.h>    /* read, write, fsync, close, unlink, getpid */
+#include <zlib.h>      /* deflate, inflate, crc32, adler32 (+ _combine) */
 
 #include "nn/check.h"
 
@@ -180,26 +180,6 @@ static int write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t n, off_t off)
-{
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, p, n, off);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (w == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-        off += (off_t)w;
-    }
-    return 0;
-}
-
 static int open_retry(const char *path, int flags, mode_t mode)
 {
     int fd;
@@ -300,76 +280,133 @@ static int write_header(int fd, const io_ckpt *c, uint64_t *off)
     return 0;
 }
 
-/* Run deflate over z's pending input with `flush`, writing every full or
- * final output buffer to fd. Adds the compressed bytes to *total. */
-static int deflate_to_fd(z_stream *z, int flush, int fd, uint8_t *zbuf,
-                         uint64_t *total)
+/* ---- the payload, deflated in independent segments ---------------------- */
+
+size_t io_ckpt_segments(const io_ckpt *c)
 {
-    do {
-        z->next_out = zbuf;
-        z->avail_out = ZBUF_BYTES;
-        int rc = deflate(z, flush);
-        NN_CHECK(rc != Z_STREAM_ERROR, "deflate: inconsistent stream state");
-        size_t have = ZBUF_BYTES - z->avail_out;
-        if (write_all(fd, zbuf, have)) return -1;
-        *total += have;
-    } while (z->avail_out == 0);
-    return 0;
+    size_t bytes = 4 * (c->n_params + c->n_state);
+    return bytes ? (bytes + IO_CKPT_SEGMENT - 1) / IO_CKPT_SEGMENT : 1;
 }
 
-/* Payload at file offset `off`: lengths, zlib stream of the encoded arenas
- * (CHUNK_BYTES at a time), CRC32 of the raw bytes. The compressed length is
- * known only at the end and is patched in with pwrite. *end receives the
- * file size. */
-static int write_payload(int fd, const io_ckpt *c, uint64_t off, uint64_t *end)
+/* Append deflate output for z's pending input (with `flush`) to part,
+ * growing its buffer as needed. */
+static void deflate_into(z_stream *z, int flush, io_ckpt_part *part,
+                         size_t *cap)
 {
-    size_t count = c->n_params + c->n_state;
-    uint8_t lens[LENS_BYTES], crcb[CRC_BYTES];
-    put_u64(lens, 0);
-    put_u64(lens + 8, (uint64_t)count * 4u);
-    if (write_all(fd, lens, LENS_BYTES)) return -1;
+    do {
+        if (*cap - part->len < ZBUF_BYTES) {
+            *cap = 2 * *cap + ZBUF_BYTES;
+            part->data = nn_xrealloc(part->data, *cap);
+        }
+        z->next_out = part->data + part->len;
+        z->avail_out = ZBUF_BYTES;
+        int rc = deflate(z, flush);
+        NN_CHECK(rc != Z_STREAM_ERROR && rc != Z_MEM_ERROR,
+                 "deflate: %s", rc == Z_MEM_ERROR ? "out of memory"
+                                                  : "inconsistent stream");
+        part->len += ZBUF_BYTES - z->avail_out;
+    } while (z->avail_out == 0);
+}
 
+void io_ckpt_deflate(const io_ckpt *c, size_t first, size_t count,
+                     io_ckpt_part *part)
+{
+    size_t total = c->n_params + c->n_state, nseg = io_ckpt_segments(c);
+    NN_CHECK(first <= nseg && count <= nseg - first,
+             "io_ckpt_deflate: segments [%zu, +%zu) of %zu", first, count,
+             nseg);
+    memset(part, 0, sizeof *part);
+    part->adler = (uint32_t)adler32(0, Z_NULL, 0);
     z_stream z;
     memset(&z, 0, sizeof z);
     /* Level 1 with the run-length strategy: LZ matches on float noise are
      * rare, so the hash search of the default strategy costs ~3.5x the time
      * for a slightly worse ratio; runs of zeros (fresh optimizer state) are
-     * still matched. The output is an ordinary zlib stream. */
-    if (deflateInit2(&z, 1, Z_DEFLATED, 15, 8, Z_RLE) != Z_OK) {
-        errno = ENOMEM;
-        return -1;
+     * still matched. Raw deflate (no zlib header): io_ckpt_write_parts adds
+     * the one header and trailer of the whole stream. */
+    NN_CHECK(deflateInit2(&z, 1, Z_DEFLATED, -15, 8, Z_RLE) == Z_OK,
+             "deflateInit2 failed (out of memory)");
+    uint8_t *raw = nn_xmalloc(CHUNK_BYTES);
+    size_t cap = 0, per_seg = IO_CKPT_SEGMENT / 4;
+    for (size_t g = first; g < first + count; g++) {
+        size_t i = g * per_seg, end = i + per_seg < total ? i + per_seg : total;
+        while (i < end) {
+            size_t n = end - i < CHUNK_BYTES / 4 ? end - i : CHUNK_BYTES / 4;
+            encode_floats(c, i, n, raw);
+            part->crc = crc_update(part->crc, raw, 4 * n);
+            part->adler = (uint32_t)adler32_z(part->adler, raw, 4 * n);
+            z.next_in = raw;
+            z.avail_in = (uInt)(4 * n);
+            deflate_into(&z, Z_NO_FLUSH, part, &cap);
+            part->raw_len += 4 * n;
+            i += n;
+        }
+        /* A segment ends on a byte boundary, its blocks not final, so the
+         * next one (from a fresh state) may follow it in the same stream;
+         * the last segment of the payload ends the stream. */
+        deflate_into(&z, g + 1 == nseg ? Z_FINISH : Z_SYNC_FLUSH, part, &cap);
+        NN_CHECK(deflateReset(&z) == Z_OK, "deflateReset failed");
     }
-    uint8_t *raw = nn_xmalloc(CHUNK_BYTES), *zbuf = nn_xmalloc(ZBUF_BYTES);
-    uint64_t comp = 0;
-    uint32_t crc = 0;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0;) {
-        size_t n = count - i < CHUNK_BYTES / 4 ? count - i : CHUNK_BYTES / 4;
-        encode_floats(c, i, n, raw);
-        crc = crc_update(crc, raw, 4 * n);
-        z.next_in = raw;
-        z.avail_in = (uInt)(4 * n);
-        rc = deflate_to_fd(&z, Z_NO_FLUSH, fd, zbuf, &comp);
-        i += n;
-    }
-    if (rc == 0) rc = deflate_to_fd(&z, Z_FINISH, fd, zbuf, &comp);
-    int e = errno;
     deflateEnd(&z);
     free(raw);
-    free(zbuf);
-    errno = e;
-    if (rc) return -1;
+}
 
-    put_u32(crcb, crc);
+void io_ckpt_part_free(io_ckpt_part *part)
+{
+    free(part->data);
+    memset(part, 0, sizeof *part);
+}
+
+/* Payload at file offset `off`: lengths, then one zlib stream (RFC 1950)
+ * made of a header, the parts' deflate data in order and the Adler-32 of
+ * all raw bytes (combined from the parts'), then the CRC32 of the raw
+ * bytes. *end receives the file size. */
+static int write_payload(int fd, const io_ckpt *c, const io_ckpt_part *parts,
+                         size_t n_parts, uint64_t *end, uint64_t off)
+{
+    /* 0x78 0x01: deflate, 32 KiB window, "fastest" level; a multiple of 31 */
+    static const uint8_t zhead[2] = {0x78, 0x01};
+    uint64_t comp = 2 + 4, raw = 0;
+    uint32_t crc = 0, adler = (uint32_t)adler32(0, Z_NULL, 0);
+    for (size_t k = 0; k < n_parts; k++) {
+        comp += parts[k].len;
+        raw += parts[k].raw_len;
+        crc = (uint32_t)crc32_combine(crc, parts[k].crc,
+                                      (z_off_t)parts[k].raw_len);
+        adler = (uint32_t)adler32_combine(adler, parts[k].adler,
+                                          (z_off_t)parts[k].raw_len);
+    }
+    NN_CHECK(raw == 4 * (uint64_t)(c->n_params + c->n_state),
+             "checkpoint parts hold %llu raw bytes, the arenas %llu",
+             (unsigned long long)raw,
+             (unsigned long long)(4 * (uint64_t)(c->n_params + c->n_state)));
+    uint8_t lens[LENS_BYTES], tail[4 + CRC_BYTES];
     put_u64(lens, comp);
-    if (write_all(fd, crcb, CRC_BYTES) ||
-        pwrite_all(fd, lens, 8, (off_t)off))
+    put_u64(lens + 8, raw);
+    tail[0] = (uint8_t)(adler >> 24), tail[1] = (uint8_t)(adler >> 16);
+    tail[2] = (uint8_t)(adler >> 8), tail[3] = (uint8_t)adler;
+    put_u32(tail + 4, crc);
+    if (write_all(fd, lens, LENS_BYTES) || write_all(fd, zhead, 2))
         return -1;
+    for (size_t k = 0; k < n_parts; k++)
+        if (write_all(fd, parts[k].data, parts[k].len)) return -1;
+    if (write_all(fd, tail, sizeof tail)) return -1;
     *end = off + LENS_BYTES + comp + CRC_BYTES;
     return 0;
 }
 
 int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err)
+{
+    io_ckpt_part part;
+    io_ckpt_deflate(c, 0, io_ckpt_segments(c), &part);
+    int st = io_ckpt_write_parts(path, c, &part, 1, err);
+    io_ckpt_part_free(&part);
+    return st;
+}
+
+int io_ckpt_write_parts(const char *path, const io_ckpt *c,
+                        const io_ckpt_part *parts, size_t n_parts,
+                        nn_error *err)
 {
     NN_CHECK(c->n_rng <= IO_CKPT_MAX_RNG, "io_ckpt_write: n_rng %u > %u",
              (unsigned)c->n_rng, (unsigned)IO_CKPT_MAX_RNG);
@@ -389,7 +426,8 @@ int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err)
     int cfd, fd = open_retry(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) goto fail;
     step = "write";
-    if (write_header(fd, c, &off) || write_payload(fd, c, off, &end))
+    if (write_header(fd, c, &off) ||
+        write_payload(fd, c, parts, n_parts, &end, off))
         goto fail;
     step = "fsync";
     if (fsync_retry(fd)) goto fail;

@@ -9,7 +9,7 @@
 #define IO_CKPT_H
 
 #include <stddef.h> /* size_t */
-#include <stdint.h> /* uint64_t */
+#include <stdint.h> /* uint8_t, uint32_t, uint64_t */
 #include "nn/error.h"
 
 #define IO_CKPT_MAGIC "AXONCKPT"   /* 8 bytes */
@@ -41,8 +41,44 @@ typedef struct io_ckpt {
 
 /* Write atomically (see above). Compression level 1 (fast). On failure the
  * file under `path` is untouched, the temporary is removed, and err names
- * the path and strerror (NN_EXIT_DATA). Borrows every pointer in c. */
+ * the path and strerror (NN_EXIT_DATA). Borrows every pointer in c.
+ * Same as io_ckpt_write_parts with one part holding every segment. */
 int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err);
+
+/* The payload (the arenas as little-endian floats) is cut into segments of
+ * IO_CKPT_SEGMENT bytes (the last may be shorter; an empty payload is one
+ * empty segment), each deflated from a fresh state and ended on a byte
+ * boundary. Segments can therefore be compressed in parallel (by different
+ * ranks, which hold identical arenas) and concatenated: behind one zlib
+ * header and the combined Adler-32 they are a single ordinary zlib stream,
+ * and the file is the same bytes however the segments were shared out. */
+#define IO_CKPT_SEGMENT ((size_t)1 << 18)
+
+/* Deflated segments [first, first + count) of a payload. */
+typedef struct io_ckpt_part {
+    uint8_t *data;    /* raw deflate data (owned) */
+    size_t len;       /* its bytes */
+    uint64_t raw_len; /* payload bytes it encodes */
+    uint32_t crc;     /* CRC-32 of those bytes */
+    uint32_t adler;   /* Adler-32 of those bytes */
+} io_ckpt_part;
+
+/* Segments in c's payload (at least 1). */
+size_t io_ckpt_segments(const io_ckpt *c);
+
+/* Deflate segments [first, first + count) of c's payload into *part
+ * (count may be 0: an empty part). Aborts through NN_CHECK on a range
+ * outside the payload or when zlib runs out of memory. */
+void io_ckpt_deflate(const io_ckpt *c, size_t first, size_t count,
+                     io_ckpt_part *part);
+void io_ckpt_part_free(io_ckpt_part *part);
+
+/* io_ckpt_write with the payload already deflated: parts[0, n_parts) must
+ * cover every segment of c, in order (checked: their raw bytes must add up
+ * to the arenas'). c's arenas are not read. */
+int io_ckpt_write_parts(const char *path, const io_ckpt *c,
+                        const io_ckpt_part *parts, size_t n_parts,
+                        nn_error *err);
 
 /* Read and fully validate (magic, version, sizes against the file length,
  * CRC32 of every section) before returning anything. On failure nothing is

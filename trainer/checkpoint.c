@@ -1,7 +1,10 @@
 /* trainer/checkpoint.c - saving and restoring a run's state.
  *
- * Rank 0 writes <dir>/step-NNNNNNNN.ckpt through io_ckpt_write (temp file,
- * fsync, rename, directory fsync), then points the symlink <dir>/last.ckpt
+ * Every rank deflates its share of the payload's segments (all ranks hold
+ * the same parameters and optimizer state), rank 0 gathers the parts and
+ * writes <dir>/step-NNNNNNNN.ckpt through io_ckpt_write_parts (temp file,
+ * fsync, rename, directory fsync): p ranks compress p times faster, and the
+ * file is the same bytes for any p. Then rank 0 points the symlink <dir>/last.ckpt
  * at it (made under a temporary name and renamed, so it is never missing
  * or dangling), then removes all but the newest keep_last. Loading: rank 0
  * reads and validates the whole file, every rank learns the verdict, and
@@ -13,6 +16,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +30,11 @@
 #include "trainer/session.h"
 
 #define LAST_NAME "last.ckpt"
+
+/* Payloads up to this many raw bytes are deflated by all ranks together;
+ * larger ones by rank 0 alone, since MPI counts the gathered bytes in an
+ * int (deflate expands incompressible data by well under 1%). */
+#define SHARED_DEFLATE_MAX ((size_t)INT_MAX / 2)
 
 /* Point <dir>/last.ckpt at `name` atomically. */
 static int update_last(const char *dir, const char *name, nn_error *err)
@@ -78,10 +87,12 @@ static void prune(const char *dir, size_t keep)
     free(names);
 }
 
-/* Rank 0: write c as <dir>/<fixed>, or (fixed == NULL) as the next
- * <dir>/step-N.ckpt, then move last.ckpt and prune. */
+/* Rank 0: write c, with its payload deflated in parts[0, n_parts), as
+ * <dir>/<fixed>, or (fixed == NULL) as the next <dir>/step-N.ckpt, then
+ * move last.ckpt and prune. */
 static int write_file(tr_session *s, const char *dir, const char *fixed,
-                      const io_ckpt *c)
+                      const io_ckpt *c, const io_ckpt_part *parts,
+                      size_t n_parts)
 {
     /* Never replace a good checkpoint with a diverged model. */
     for (size_t i = 0; i < c->n_params; i++)
@@ -101,7 +112,7 @@ static int write_file(tr_session *s, const char *dir, const char *fixed,
         snprintf(name, sizeof name, "step-%08llu.ckpt",
                  (unsigned long long)s->global_step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int st = io_ckpt_write(path, c, &s->err);
+    int st = io_ckpt_write_parts(path, c, parts, n_parts, &s->err);
     if (!st && !fixed) st = update_last(dir, name, &s->err);
     if (!st && !fixed && s->cfg.ckpt.keep_last)
         prune(dir, s->cfg.ckpt.keep_last);
@@ -133,9 +144,91 @@ void tr_run_meta(const tr_session *s, tr_meta *meta, nn_shape in)
     tr_meta_put_overrides(meta, s->opt->sets, s->opt->n_sets);
 }
 
-/* Rank 0: the supervised model's state as a checkpoint (see write_file). */
-static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
+/* Collective end of a save: every rank learns rank 0's status; a failed
+ * write only warns unless checkpoint.stop_on_error. */
+static int save_verdict(tr_session *s, int st)
 {
+    if (s->rank == 0 && st && !s->cfg.ckpt.stop_on_error) {
+        fprintf(stderr, "axon: warning: %s (training continues; the "
+                        "previous checkpoint is intact)\n",
+                s->err.msg);
+        st = 0;
+    }
+    return tr_agree(s, st);
+}
+
+/* Collective: c's payload deflated by the ranks together, each taking a
+ * contiguous share of the segments; on rank 0, *parts receives every
+ * rank's part in rank order (*n_parts of them). Nonzero if the gather
+ * failed. */
+static int deflate_shared(tr_session *s, const io_ckpt *c,
+                          io_ckpt_part **parts, size_t *n_parts)
+{
+    size_t nseg = io_ckpt_segments(c), p = (size_t)s->size;
+    size_t r = (size_t)s->rank, first = nseg * r / p;
+    *parts = NULL;
+    *n_parts = 0;
+    if (4 * (c->n_params + c->n_state) > SHARED_DEFLATE_MAX) {
+        if (r == 0) { /* the same test on every rank: no one waits */
+            *parts = nn_xmalloc(sizeof **parts);
+            io_ckpt_deflate(c, 0, nseg, *parts);
+            *n_parts = 1;
+        }
+        return 0;
+    }
+    io_ckpt_part mine;
+    io_ckpt_deflate(c, first, nseg * (r + 1) / p - first, &mine);
+    uint64_t info[4] = {mine.len, mine.raw_len, mine.crc, mine.adler};
+    uint64_t *all = nn_xmalloc(p * sizeof info);
+    size_t *lens = nn_xmalloc(p * sizeof *lens), total = 0;
+    int bad = comm_gather_bytes(s->comm, info, sizeof info, all, 0);
+    uint8_t *data = NULL;
+    if (r == 0 && !bad) {
+        for (size_t k = 0; k < p; k++) total += lens[k] = all[4 * k];
+        data = nn_xmalloc(total ? total : 1);
+    }
+    bad = bad || comm_gatherv_bytes(s->comm, mine.data, mine.len, data, lens, 0);
+    if (r == 0 && !bad) {
+        *parts = nn_xcalloc(p, sizeof **parts);
+        for (size_t k = 0, off = 0; k < p; off += lens[k++]) {
+            io_ckpt_part *q = &(*parts)[k];
+            q->data = nn_xmalloc(lens[k] ? lens[k] : 1);
+            memcpy(q->data, data + off, lens[k]);
+            q->len = lens[k];
+            q->raw_len = all[4 * k + 1];
+            q->crc = (uint32_t)all[4 * k + 2];
+            q->adler = (uint32_t)all[4 * k + 3];
+        }
+        *n_parts = p;
+    }
+    io_ckpt_part_free(&mine);
+    free(data);
+    free(lens);
+    free(all);
+    return bad;
+}
+
+int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
+{
+    const char *dir = s->cfg.ckpt.dir;
+    if (!dir) return 0;
+    io_ckpt_part *parts;
+    size_t n_parts;
+    int st = deflate_shared(s, c, &parts, &n_parts);
+    if (st)
+        st = nn_error_set(&s->err, NN_EXIT_OTHER,
+                          "%s: cannot gather the checkpoint from the ranks",
+                          dir);
+    else if (s->rank == 0)
+        st = write_file(s, dir, name, c, parts, n_parts);
+    for (size_t k = 0; k < n_parts; k++) io_ckpt_part_free(&parts[k]);
+    free(parts);
+    return save_verdict(s, st);
+}
+
+int tr_save_checkpoint(tr_session *s, const char *name)
+{
+    if (!s->cfg.ckpt.dir) return 0;
     io_ckpt c = {
         .model_hash = nn_model_hash(s->model),
         .optim_kind = (uint32_t)s->optim->cfg.kind,
@@ -150,36 +243,9 @@ static int write_ckpt(tr_session *s, const char *dir, const char *fixed)
     tr_run_meta(s, &meta, s->model->in);
     c.extra = meta.buf;
     c.extra_len = meta.len;
-    int st = write_file(s, dir, fixed, &c);
+    int st = tr_write_checkpoint(s, &c, name);
     tr_meta_free(&meta);
     return st;
-}
-
-/* Collective end of a save: every rank learns rank 0's status; a failed
- * write only warns unless checkpoint.stop_on_error. */
-static int save_verdict(tr_session *s, int st)
-{
-    if (s->rank == 0 && st && !s->cfg.ckpt.stop_on_error) {
-        fprintf(stderr, "axon: warning: %s (training continues; the "
-                        "previous checkpoint is intact)\n",
-                s->err.msg);
-        st = 0;
-    }
-    return tr_agree(s, st);
-}
-
-int tr_save_checkpoint(tr_session *s, const char *name)
-{
-    const char *dir = s->cfg.ckpt.dir;
-    if (!dir) return 0;
-    return save_verdict(s, s->rank == 0 ? write_ckpt(s, dir, name) : 0);
-}
-
-int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
-{
-    const char *dir = s->cfg.ckpt.dir;
-    if (!dir) return 0;
-    return save_verdict(s, s->rank == 0 ? write_file(s, dir, name, c) : 0);
 }
 
 const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,

@@ -459,8 +459,8 @@ static size_t n_state(const gan_net *net)
     return net->opt->n_slots * net->opt->n;
 }
 
-/* Rank 0's view of the run as a checkpoint; *params and *state are the
- * concatenated arenas (malloc'ed), meta the extra records. */
+/* The run as a checkpoint (the same arenas on every rank); *params and
+ * *state are the concatenated arenas (malloc'ed), meta the extra records. */
 static void build_ckpt(tr_session *s, io_ckpt *c, tr_meta *meta)
 {
     tr_gan *g = s->gan;
@@ -496,7 +496,7 @@ static int gan_save(tr_session *s, const char *name)
     if (!s->cfg.ckpt.dir) return 0;
     io_ckpt c = {0};
     tr_meta meta = {0};
-    if (s->rank == 0) build_ckpt(s, &c, &meta);
+    build_ckpt(s, &c, &meta);
     int st = tr_write_checkpoint(s, &c, name);
     free(c.params);
     free(c.state);

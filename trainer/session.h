@@ -147,10 +147,11 @@ const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
 /* Fill c's config text, world size, position and early-stopping record
  * from s (pointers borrowed from s). */
 void tr_ckpt_position(const tr_session *s, io_ckpt *c);
-/* Collective: rank 0 writes c (read only there) exactly as
- * tr_save_checkpoint writes the model: name NULL = the next step file,
- * last.ckpt moved, pruned; a failure warns unless stop_on_error. No-op
- * without checkpoint.dir. */
+/* Collective: c is written exactly as tr_save_checkpoint writes the model:
+ * name NULL = the next step file, last.ckpt moved, pruned; a failure warns
+ * unless stop_on_error. Every rank deflates a share of c's arenas, which
+ * must therefore be the same on every rank; the rest of c is read on rank
+ * 0 only. No-op without checkpoint.dir. */
 int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name);
 /* Collective: rank 0's c position and early-stopping record into every
  * rank's s. 0 or NN_EXIT_OTHER. */

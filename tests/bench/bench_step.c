@@ -23,14 +23,11 @@
  * timed steps of the slowest rank, steps per second, peak resident memory
  * (VmHWM, largest rank) and the bytes the run needs.
  *
- * With --ckpt DIR, checkpoints are then written into DIR both ways: with
- * tr_save_checkpoint (rank 0 writes, all ranks wait for its verdict) and
- * through trainer/ckptwriter (rank 0 copies the arenas, a helper thread
- * compresses and writes): the median time the ranks stand still, sizes,
- * write speed, and the delay a save adds to a block of 2K steps
- * (interleaved blocks without / with each kind of save). The last
- * asynchronous file is read back and compared with the state it was taken
- * from.
+ * With --ckpt DIR, checkpoints are then written into DIR with
+ * tr_save_checkpoint, as training writes them: the median time the ranks
+ * stand still, sizes, write speed, and the delay a save adds to a block of
+ * 2K steps (interleaved blocks without / with a save). The last file is
+ * read back and compared with the state it was taken from.
  */
 #include <cblas.h>
 #include <math.h>
@@ -41,7 +38,6 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
-#include "trainer/ckptwriter.h"
 #include "trainer/session.h"
 
 /* Steps per throughput window (samples_s_wall). */
@@ -217,114 +213,68 @@ static double needed_bytes(const tr_session *s)
     return 4.0 * f;
 }
 
-/* The helper thread's write: the file only (trainer/checkpoint.c also
- * updates last.ckpt and prunes, which costs little). */
-static int write_file(const io_ckpt *c, const char *dir, const char *name,
-                      void *arg, nn_error *err)
-{
-    (void)arg;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return io_ckpt_write(path, c, err);
-}
-
-/* Rank 0 hands the current state to the writer; every rank then learns
- * the previous write's status, as tr_save_checkpoint's tr_agree does. */
-static int save_async(tr_session *s, tr_ckptwriter *w, const char *dir)
-{
-    int st = 0;
-    if (s->rank == 0) {
-        io_ckpt c = {
-            .model_hash = nn_model_hash(s->model),
-            .config = s->cfg.text,
-            .config_len = s->cfg.text_len,
-            .world_size = (uint32_t)s->size,
-            .global_step = s->global_step,
-            .optim_kind = (uint32_t)s->optim->cfg.kind,
-            .optim_t = s->optim->t,
-            .n_params = s->model->n_params,
-            .params = s->model->params,
-            .n_state = s->optim->n_slots * s->optim->n,
-            .state = s->optim->state,
-        };
-        st = tr_ckptwriter_submit(w, &c, dir, "async.ckpt", &s->err);
-    }
-    return tr_agree(s, st);
-}
-
-/* After the last async write: read the file back and compare it with
- * the parameters it was taken from (kept in ref). 1 if identical. */
-static int verify_async(tr_session *s, tr_ckptwriter *w, const char *dir,
-                        const float *ref)
+/* After the last save: last.ckpt read back equals the parameters it was
+ * taken from (kept in ref). 1 if identical. */
+static int verify_last(tr_session *s, const float *ref)
 {
     io_ckpt c = {0};
     char path[4096];
-    snprintf(path, sizeof path, "%s/async.ckpt", dir);
-    int ok = tr_ckptwriter_wait(w, &s->err) == 0 &&
-             io_ckpt_read(path, &c, &s->err) == 0 &&
+    snprintf(path, sizeof path, "%s/last.ckpt", s->cfg.ckpt.dir);
+    int ok = io_ckpt_read(path, &c, &s->err) == 0 &&
              c.n_params == s->model->n_params &&
              !memcmp(c.params, ref, c.n_params * sizeof(float));
     io_ckpt_free(&c);
     return ok;
 }
 
-/* Checkpoint costs; prints JSON fields (rank 0). Blocks of 2K steps with
- * a save after the first K, alternately none / synchronous / through the
- * writer, each timed barrier to barrier: the difference to the block
- * without is the delay the save costs training; the save call alone is
- * the time the ranks stand still. */
+/* Checkpoint costs of tr_save_checkpoint, the trainer's own save (every
+ * rank deflates a share, rank 0 gathers, writes, fsyncs; all learn the
+ * verdict); prints JSON fields (rank 0). Blocks of 2K steps, alternately
+ * without and with a save after the first K, each timed barrier to
+ * barrier: the difference is the delay the save costs training; the save
+ * call alone is the time the ranks stand still. */
 static int bench_ckpt(tr_session *s, bench_opts *b, size_t *pos)
 {
     enum { ROUNDS = 7 };
     free(s->cfg.ckpt.dir);
     s->cfg.ckpt.dir = nn_xstrdup(b->ckpt_dir);
     s->cfg.ckpt.keep_last = 2;
-    tr_ckptwriter *w = s->rank == 0 ? tr_ckptwriter_create(write_file, NULL) : NULL;
-    int bad = s->rank == 0 && !w;
-    double blocks[3][ROUNDS], stall[3][ROUNDS];
+    double blocks[2][ROUNDS], stall[ROUNDS];
     size_t K = b->ckpt_every;
-    for (int i = 0; i < 3 * ROUNDS && !bad; i++) {
-        int kind = i % 3; /* 0 none, 1 sync, 2 async */
+    int bad = 0;
+    for (int i = 0; i < 2 * ROUNDS && !bad; i++) {
+        int save = i % 2;
         comm_barrier(s->comm);
         double t = comm_wtime();
         bad |= run_steps(s, K, pos, NULL);
         double t1 = comm_wtime();
-        if (kind == 1) bad |= tr_save_checkpoint(s, NULL);
-        if (kind == 2) bad |= save_async(s, w, b->ckpt_dir);
-        stall[kind][i / 3] = comm_wtime() - t1;
+        if (save) bad |= tr_save_checkpoint(s, NULL);
+        if (save) stall[i / 2] = comm_wtime() - t1;
         bad |= run_steps(s, K, pos, NULL);
         comm_barrier(s->comm);
-        blocks[kind][i / 3] = comm_wtime() - t;
+        blocks[save][i / 2] = comm_wtime() - t;
     }
     double raw = 4.0 * ((double)s->model->n_params +
                         (double)(s->optim->n_slots * s->optim->n));
-    double comp = (double)io_ckpt_last_bytes();
     float *ref = nn_xalloc_floats(s->model->n_params);
     memcpy(ref, s->model->params, s->model->n_params * sizeof(float));
-    if (!bad) bad |= save_async(s, w, b->ckpt_dir);
-    int ok = s->rank != 0 || verify_async(s, w, b->ckpt_dir, ref);
-    double helper = w ? tr_ckptwriter_last_seconds(w) : 0;
-    tr_ckptwriter_destroy(w);
+    if (!bad) bad |= tr_save_checkpoint(s, NULL);
+    double comp = (double)io_ckpt_last_bytes();
+    int ok = s->rank != 0 || verify_last(s, ref);
     free(ref);
     if (bad) return 1;
-    /* The delay of a kind: median over rounds of its block minus the
-     * block without a save of the same round (paired: drift cancels). */
-    double none = median(blocks[0], ROUNDS), d[2][ROUNDS];
-    for (int i = 0; i < ROUNDS; i++)
-        for (int k = 0; k < 2; k++) d[k][i] = blocks[k + 1][i] - blocks[0][i];
-    double sync = none + median(d[0], ROUNDS), async = none + median(d[1], ROUNDS);
-    double st_sync = median(stall[1], ROUNDS), st_async = median(stall[2], ROUNDS);
+    /* The delay: median over rounds of the block with a save minus the
+     * block without of the same round (paired: drift cancels). */
+    double none = median(blocks[0], ROUNDS), d[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++) d[i] = blocks[1][i] - blocks[0][i];
+    double delay = median(d, ROUNDS), st = median(stall, ROUNDS);
     if (s->rank == 0)
         printf(",\n  \"ckpt\": {\"raw_bytes\": %.0f, \"file_bytes\": %.0f, "
-               "\"ratio\": %.4f, \"stall_sync_ms\": %.3f, "
-               "\"stall_async_ms\": %.3f, \"write_mbs\": %.1f, "
-               "\"helper_write_mbs\": %.1f, \"block_steps\": %zu, "
-               "\"block_ms\": %.3f, \"delay_sync_ms\": %.3f, "
-               "\"delay_async_ms\": %.3f, \"async_verified\": %s}",
-               raw, comp, comp / raw, 1e3 * st_sync, 1e3 * st_async,
-               raw / st_sync / 1e6, helper > 0 ? raw / helper / 1e6 : 0.0,
-               2 * K, 1e3 * none, 1e3 * (sync - none), 1e3 * (async - none),
-               ok ? "true" : "false");
+               "\"ratio\": %.4f, \"stall_ms\": %.3f, \"write_mbs\": %.1f, "
+               "\"block_steps\": %zu, \"block_ms\": %.3f, "
+               "\"delay_ms\": %.3f, \"verified\": %s}",
+               raw, comp, comp / raw, 1e3 * st, raw / st / 1e6, 2 * K,
+               1e3 * none, 1e3 * delay, ok ? "true" : "false");
     return 0;
 }
 

@@ -50,6 +50,33 @@ static void test_bcast(void)
     for (size_t i = 0; i < sizeof buf; i++) CU_ASSERT_EQUAL(buf[i], 'a');
 }
 
+/* Rank r sends r + 1 fixed-size words, then 3r bytes of value r (rank 0
+ * sends none); root 0 gets them in rank order, the root being any rank
+ * for the fixed-size gather. */
+static void test_gather(void)
+{
+    int p = comm_size(C), r = comm_rank(C);
+    uint64_t word = (uint64_t)r + 1, words[64];
+    for (int root = 0; root < p; root++) {
+        memset(words, 0, sizeof words);
+        CU_ASSERT_EQUAL(comm_gather_bytes(C, &word, sizeof word, words, root), 0);
+        if (r == root)
+            for (int k = 0; k < p; k++) CU_ASSERT_EQUAL(words[k], (uint64_t)k + 1);
+    }
+    size_t counts[64], total = 0;
+    for (int k = 0; k < p; k++) total += counts[k] = 3 * (size_t)k;
+    unsigned char mine[3 * 64], all[3 * 64 * 64];
+    memset(mine, r, sizeof mine);
+    memset(all, 0xff, sizeof all);
+    CU_ASSERT_EQUAL(comm_gatherv_bytes(C, mine, counts[r], all, counts, 0), 0);
+    if (r == 0) {
+        size_t off = 0;
+        for (int k = 0; k < p; k++)
+            for (size_t i = 0; i < counts[k]; i++) CU_ASSERT_EQUAL(all[off++], k);
+        CU_ASSERT_EQUAL(all[total], 0xff); /* nothing past the end */
+    }
+}
+
 static void test_agree(void)
 {
     int bad = -2;
@@ -76,6 +103,7 @@ static const cu_test tests[] = {
     {"allreduce_sum", test_allreduce_sum},
     {"allreduce_double_and_max", test_allreduce_double_and_max},
     {"bcast", test_bcast},
+    {"gather and gatherv", test_gather},
     {"agree", test_agree},
     {"layout", test_layout},
     {NULL, NULL}};

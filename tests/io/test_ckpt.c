@@ -285,6 +285,43 @@ static void test_roundtrip_max_rng(void)
     io_ckpt_free(&b);
 }
 
+/* The payload deflated in parts (as ranks share it out: 2 and 3 parts, and
+ * more parts than segments, so some are empty) gives the very bytes of the
+ * one-part write, and reads back. */
+static void test_parts_same_bytes(void)
+{
+    char path[512], ppath[512];
+    tpath(path, sizeof path, "whole.ckpt");
+    tpath(ppath, sizeof ppath, "parts.ckpt");
+    io_ckpt a, b;
+    nn_error err = {0, ""};
+    make_ckpt(&a, 4, BIG_PARAMS, 2, 1);
+    size_t nseg = io_ckpt_segments(&a), whole_len, len;
+    CU_ASSERT_TRUE_FATAL(nseg > 3); /* params and state span segments */
+    CU_ASSERT_EQUAL_FATAL(io_ckpt_write(path, &a, &err), NN_OK);
+    uint8_t *whole = slurp(path, &whole_len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+    const size_t splits[] = {2, 3, 16};
+    for (size_t t = 0; t < sizeof splits / sizeof splits[0]; t++) {
+        size_t p = splits[t];
+        io_ckpt_part parts[16];
+        for (size_t k = 0; k < p; k++)
+            io_ckpt_deflate(&a, nseg * k / p, nseg * (k + 1) / p - nseg * k / p,
+                            &parts[k]);
+        CU_ASSERT_EQUAL_FATAL(io_ckpt_write_parts(ppath, &a, parts, p, &err), NN_OK);
+        uint8_t *got = slurp(ppath, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        CU_ASSERT_TRUE(len == whole_len && memcmp(got, whole, len) == 0);
+        free(got);
+        CU_ASSERT_EQUAL_FATAL(io_ckpt_read(ppath, &b, &err), NN_OK);
+        assert_same(&a, &b);
+        io_ckpt_free(&b);
+        for (size_t k = 0; k < p; k++) io_ckpt_part_free(&parts[k]);
+    }
+    free(whole);
+    io_ckpt_free(&a);
+}
+
 /* The bytes on disk are where docs/CHECKPOINT.md says they are. */
 static void test_layout_matches_doc(void)
 {
@@ -772,6 +809,7 @@ static const cu_test roundtrip_tests[] = {
     {"every field bit-exact, 235146 params + 2 slots", test_roundtrip_big},
     {"empty arenas, no config, no rng", test_roundtrip_empty},
     {"8 rng states, odd sizes", test_roundtrip_max_rng},
+    {"payload deflated in parts: same bytes", test_parts_same_bytes},
     {"byte layout matches docs/CHECKPOINT.md", test_layout_matches_doc},
     {"overwrite replaces the old checkpoint", test_overwrite_replaces},
     {NULL, NULL}};
