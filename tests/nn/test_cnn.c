@@ -244,13 +244,14 @@ static const conv_cfg conv_cfgs[] = {
     {1, 3, 3, 2, 5, 5, 1, 1, 1, 1, 2, 1}, /* kernel = padded input */
     {2, 6, 5, 4, 3, 4, 1, 2, 2, 1, 3, 1},
     {2, 5, 6, 3, 3, 2, 1, 1, 1, 2, 2, 1}, /* stride 1, uneven padding */
+    {2, 6, 11, 13, 3, 3, 1, 1, 1, 1, 2, 1}, /* filters span 3 blocks of 6 */
 };
 #define N_CONV_CFGS (sizeof conv_cfgs / sizeof conv_cfgs[0])
 
 /* Build the spec keys of a config (strides/paddings as lists when they
  * differ, so both spellings are exercised). */
-static int conv_make(nn_layer *l, const conv_cfg *c, size_t rows,
-                     nn_error *err)
+static int conv_make_algo(nn_layer *l, const conv_cfg *c, size_t rows,
+                          const char *algo, nn_error *err)
 {
     char k[32], st[32], pd[32], m[16];
     snprintf(m, sizeof m, "%zu", c->M);
@@ -261,10 +262,21 @@ static int conv_make(nn_layer *l, const conv_cfg *c, size_t rows,
     if (c->sh == c->sw) snprintf(st, sizeof st, "%zu", c->sh);
     if (c->ph == c->pw) snprintf(pd, sizeof pd, "%zu", c->ph);
     const char *kv[] = {"filters", m, "kernel", k, "stride", st, "padding", pd,
-                        "bias", c->bias ? "true" : "false", NULL};
+                        "bias", c->bias ? "true" : "false", "algorithm", algo,
+                        NULL};
     return layer_make(l, "conv2d", kv, nn_shape_3d(c->C, c->H, c->W), rows,
                       err);
 }
+
+/* The algorithms a config can run with: im2col always, direct at stride 1
+ * (NULL-terminated). */
+static const char *const *conv_algos(const conv_cfg *c)
+{
+    static const char *const both[] = {"im2col", "direct", NULL};
+    static const char *const gemm[] = {"im2col", NULL};
+    return c->sh == 1 && c->sw == 1 ? both : gemm;
+}
+
 
 /* y[n, M, OH, OW] by the definition, in double. */
 static void conv_reference(const conv_cfg *c, const float *x, const float *w,
@@ -292,12 +304,13 @@ static void conv_reference(const conv_cfg *c, const float *x, const float *w,
                 }
 }
 
-/* Forward of config c agrees with the reference to 1e-5 relative. */
-static void conv_forward_case(const conv_cfg *c)
+/* Forward of config c by algorithm `algo` agrees with the reference to
+ * 1e-5 relative. */
+static void conv_forward_case(const conv_cfg *c, const char *algo)
 {
     nn_layer l;
     nn_error err;
-    CU_ASSERT_EQUAL_FATAL(conv_make(&l, c, c->n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, algo, &err), 0);
     size_t OH = (c->H + 2 * c->ph - c->R) / c->sh + 1;
     size_t OW = (c->W + 2 * c->pw - c->S) / c->sw + 1;
     CU_ASSERT_TRUE_FATAL(nn_shape_eq(l.out, nn_shape_3d(c->M, OH, OW)));
@@ -325,8 +338,8 @@ static void conv_forward_case(const conv_cfg *c)
     CU_ASSERT_TRUE(scale > 0.1); /* not vacuous */
     CU_ASSERT_EQUAL(bad, 0);
     if (bad)
-        fprintf(stderr, "\n  conv C%zu %zux%zu M%zu k%zux%zu: %zu bad\n", c->C,
-                c->H, c->W, c->M, c->R, c->S, bad);
+        fprintf(stderr, "\n  conv %s C%zu %zux%zu M%zu k%zux%zu: %zu bad\n",
+                algo, c->C, c->H, c->W, c->M, c->R, c->S, bad);
     free(x);
     free(y);
     free(ref);
@@ -335,7 +348,9 @@ static void conv_forward_case(const conv_cfg *c)
 
 static void test_conv_forward_reference(void)
 {
-    for (size_t i = 0; i < N_CONV_CFGS; i++) conv_forward_case(&conv_cfgs[i]);
+    for (size_t i = 0; i < N_CONV_CFGS; i++)
+        for (const char *const *a = conv_algos(&conv_cfgs[i]); *a; a++)
+            conv_forward_case(&conv_cfgs[i], *a);
 }
 
 /* Larger inputs, so a batch spans several GEMM chunks (and one-sample
@@ -350,7 +365,9 @@ static const conv_cfg big_cfgs[] = {
 
 static void test_conv_forward_chunks(void)
 {
-    for (size_t i = 0; i < N_BIG_CFGS; i++) conv_forward_case(&big_cfgs[i]);
+    for (size_t i = 0; i < N_BIG_CFGS; i++)
+        for (const char *const *a = conv_algos(&big_cfgs[i]); *a; a++)
+            conv_forward_case(&big_cfgs[i], *a);
 }
 
 static void test_conv_gradcheck(void)
@@ -360,19 +377,20 @@ static void test_conv_gradcheck(void)
      * small. */
     nn_gradcheck_opts o = {0.05, 1e-2, 1e-3, 0};
     nn_pass pass = {1, 0, 0, NULL};
-    for (size_t i = 0; i < N_CONV_CFGS; i++) {
-        const conv_cfg *c = &conv_cfgs[i];
-        nn_layer l;
-        nn_error err;
-        CU_ASSERT_EQUAL_FATAL(conv_make(&l, c, c->n, &err), 0);
-        float *x = rand_floats(c->n * c->C * c->H * c->W, 5 + i, -1, 1);
-        nn_gradcheck_result res;
-        CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, c->n, &pass, &o, 9 + i, &res));
-        CU_ASSERT_TRUE(res.checked >= l.n_params);
-        report("conv2d", &res);
-        free(x);
-        nn_layer_free(&l);
-    }
+    for (size_t i = 0; i < N_CONV_CFGS; i++)
+        for (const char *const *a = conv_algos(&conv_cfgs[i]); *a; a++) {
+            const conv_cfg *c = &conv_cfgs[i];
+            nn_layer l;
+            nn_error err;
+            CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, *a, &err), 0);
+            float *x = rand_floats(c->n * c->C * c->H * c->W, 5 + i, -1, 1);
+            nn_gradcheck_result res;
+            CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, c->n, &pass, &o, 9 + i, &res));
+            CU_ASSERT_TRUE(res.checked >= l.n_params);
+            report(*a, &res);
+            free(x);
+            nn_layer_free(&l);
+        }
 }
 
 /* Multi-chunk backward: sampled entries of layers whose batch spans
@@ -390,7 +408,7 @@ static void test_conv_gradcheck_chunks(void)
         const conv_cfg *c = &cs[i];
         nn_layer l;
         nn_error err;
-        CU_ASSERT_EQUAL_FATAL(conv_make(&l, c, c->n, &err), 0);
+        CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, "im2col", &err), 0);
         float *x = rand_floats(c->n * c->C * c->H * c->W, 77, -1, 1);
         nn_gradcheck_result res;
         CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, c->n, &pass, &o, 5, &res));
@@ -405,29 +423,30 @@ static void test_conv_gradcheck_chunks(void)
 static void test_conv_partial_batches(void)
 {
     const conv_cfg *c = &conv_cfgs[2];
-    nn_layer l;
-    nn_error err;
-    CU_ASSERT_EQUAL_FATAL(conv_make(&l, c, 40, &err), 0);
-    nn_gradcheck_opts o = {0.05, 1e-2, 1e-3, 20};
-    nn_pass pass = {1, 0, 0, NULL};
-    size_t sizes[3] = {40, 17, 1};
-    for (size_t k = 0; k < 3; k++) {
-        float *x = rand_floats(sizes[k] * nn_shape_size(l.in), k, -1, 1);
-        nn_gradcheck_result res;
-        CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, sizes[k], &pass, &o, k, &res));
-        report("conv2d partial", &res);
-        free(x);
+    for (const char *const *a = conv_algos(c); *a; a++) {
+        nn_layer l;
+        nn_error err;
+        CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, 40, *a, &err), 0);
+        nn_gradcheck_opts o = {0.05, 1e-2, 1e-3, 20};
+        nn_pass pass = {1, 0, 0, NULL};
+        size_t sizes[3] = {40, 17, 1};
+        for (size_t k = 0; k < 3; k++) {
+            float *x = rand_floats(sizes[k] * nn_shape_size(l.in), k, -1, 1);
+            nn_gradcheck_result res;
+            CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, sizes[k], &pass, &o, k, &res));
+            report("conv2d partial", &res);
+            free(x);
+        }
+        nn_layer_free(&l);
     }
-    nn_layer_free(&l);
 }
 
-/* Gradients accumulate (+=) across backward calls. */
-static void test_conv_grad_accumulates(void)
+/* Gradients accumulate (+=) across backward calls, by both algorithms. */
+static void conv_grad_accumulates(const conv_cfg *c, const char *algo)
 {
-    const conv_cfg *c = &conv_cfgs[1];
     nn_layer l;
     nn_error err;
-    CU_ASSERT_EQUAL_FATAL(conv_make(&l, c, c->n, &err), 0);
+    CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, algo, &err), 0);
     size_t nin = c->n * nn_shape_size(l.in), nout = c->n * nn_shape_size(l.out);
     float *x = rand_floats(nin, 1, -1, 1), *dy = rand_floats(nout, 2, -1, 1);
     float *y = nn_xalloc_floats(nout);
@@ -442,6 +461,12 @@ static void test_conv_grad_accumulates(void)
         CU_ASSERT_DOUBLE_EQUAL(l.grad[i], 2 * g1[i], 1e-5 * (1 + fabs(g1[i])));
     free(x), free(dy), free(y), free(g1);
     nn_layer_free(&l);
+}
+
+static void test_conv_grad_accumulates(void)
+{
+    conv_grad_accumulates(&conv_cfgs[1], "im2col");
+    conv_grad_accumulates(&conv_cfgs[2], "direct");
 }
 
 static void test_conv_init(void)
@@ -840,6 +865,14 @@ static void test_shape_errors(void)
     expect_usage("conv2d", k53, nn_shape_3d(2, 4, 4), w2);
     static const char *const w3[] = {"[784]", "3-d", NULL};
     expect_usage("conv2d", k5, nn_shape_1d(784), w3);
+    static const char *const kd[] = {"filters", "2", "kernel", "3", "stride",
+                                     "2", "algorithm", "direct", NULL};
+    static const char *const wd[] = {"algorithm", "stride 1", "[2, 2]", NULL};
+    expect_usage("conv2d", kd, nn_shape_3d(1, 8, 8), wd);
+    static const char *const ka[] = {"filters", "2", "kernel", "3",
+                                     "algorithm", "fft", NULL};
+    static const char *const wa[] = {"algorithm", "fft", NULL};
+    expect_usage("conv2d", ka, nn_shape_3d(1, 8, 8), wa);
     static const char *const p3[] = {"size", "3", NULL};
     static const char *const w4[] = {"[3, 3]", "[2, 2, 5]", NULL};
     expect_usage("maxpool2d", p3, nn_shape_3d(2, 2, 5), w4);

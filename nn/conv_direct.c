@@ -1,0 +1,157 @@
+/* nn/conv_direct.c - see conv_direct.h.
+ *
+ * Vectors are GCC vector extensions of NN_CONV_VW floats: with AVX one
+ * register each, otherwise pairs of SSE registers (correct, slower). On
+ * x86-64 every kernel is built twice, for AVX and for the baseline, and
+ * the loader picks one per CPU (target_clones); elsewhere once.
+ */
+#include "nn/conv_direct.h"
+
+#include <string.h> /* memcpy */
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define KERNEL __attribute__((target_clones("avx", "default")))
+#else
+#define KERNEL
+#endif
+
+#define VW NN_CONV_VW
+#define MB NN_CONV_MB
+
+typedef float vf __attribute__((vector_size(VW * sizeof(float))));
+/* The same, for loads and stores at any float-aligned address. */
+typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4),
+                                 may_alias));
+#define LOAD(p) (*(const vfu *)(p))
+#define STORE(p, v) (*(vfu *)(p) = (v))
+
+/* The MB register blocks, spelled out so that they stay in registers. */
+#define EACH(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#if MB != 6
+#error "EACH must list NN_CONV_MB blocks"
+#endif
+
+nn_conv_direct nn_conv_direct_geom(size_t C, size_t H, size_t W, size_t M,
+                                   size_t R, size_t S, size_t ph, size_t pw)
+{
+    nn_conv_direct g = {.C = C, .R = R, .S = S, .M = M};
+    g.Mp = (M + MB - 1) / MB * MB;
+    g.OH = H + 2 * ph - R + 1;
+    g.OW = W + 2 * pw - S + 1;
+    g.nb = (g.OW + VW - 1) / VW;
+    g.Hp = H + 2 * ph;
+    g.Wq = g.nb * VW + S - 1; /* >= OW + S - 1 = W + 2*pw */
+    return g;
+}
+
+int nn_conv_direct_fast(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx");
+#else
+    return 0;
+#endif
+}
+
+/* Sum of v's lanes, in lane order. (Vectors pass by address: as values
+ * they would change the calling convention between the two builds.) */
+static inline float lane_sum(const vf *v)
+{
+    float t[VW], s = 0.0f;
+    memcpy(t, v, sizeof t);
+    for (int j = 0; j < VW; j++) s += t[j];
+    return s;
+}
+
+/* y[m, oh, c0 .. c0 + n) = the first n lanes of v. */
+static inline void store_lanes(float *y, const vf *v, size_t n)
+{
+    if (n == VW) {
+        STORE(y, *v);
+        return;
+    }
+    float t[VW];
+    memcpy(t, v, sizeof t);
+    for (size_t j = 0; j < n; j++) y[j] = t[j];
+}
+
+KERNEL void nn_conv_direct_forward(const nn_conv_direct *g, const float *xp,
+                                   const float *w, const float *b, float *y)
+{
+    size_t K = g->C * g->R * g->S;
+    for (size_t m0 = 0; m0 < g->Mp; m0 += MB)
+        for (size_t oh = 0; oh < g->OH; oh++)
+            for (size_t ob = 0; ob < g->nb; ob++) {
+#define INIT(i) vf a##i = (vf){0} + b[m0 + i];
+                EACH(INIT)
+                const float *wm = w + m0 * K;
+                for (size_t c = 0; c < g->C; c++)
+                    for (size_t r = 0; r < g->R; r++) {
+                        const float *xr =
+                            xp + (c * g->Hp + oh + r) * g->Wq + ob * VW;
+                        const float *wr = wm + (c * g->R + r) * g->S;
+                        for (size_t s = 0; s < g->S; s++) {
+                            vf xv = LOAD(xr + s);
+#define MAC(i) a##i += wr[i * K + s] * xv;
+                            EACH(MAC)
+                        }
+                    }
+                size_t n = g->OW - ob * VW < VW ? g->OW - ob * VW : VW;
+                float *yo = y + oh * g->OW + ob * VW;
+#define PUT(i)                                                              \
+    if (m0 + i < g->M) store_lanes(yo + (m0 + i) * g->OH * g->OW, &a##i, n);
+                EACH(PUT)
+            }
+}
+
+KERNEL void nn_conv_direct_dweight(const nn_conv_direct *g, const float *xp,
+                                   const float *dyp, float *dw)
+{
+    size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
+    for (size_t m0 = 0; m0 < g->Mp; m0 += MB)
+        for (size_t c = 0; c < g->C; c++)
+            for (size_t r = 0; r < g->R; r++)
+                for (size_t s = 0; s < g->S; s++) {
+#define ZERO(i) vf a##i = (vf){0};
+                    EACH(ZERO)
+                    for (size_t oh = 0; oh < g->OH; oh++) {
+                        const float *xr =
+                            xp + (c * g->Hp + oh + r) * g->Wq + s;
+                        const float *d = dyp + m0 * plane + oh * Wb;
+                        for (size_t ob = 0; ob < g->nb; ob++) {
+                            vf xv = LOAD(xr + ob * VW);
+#define GRAD(i) a##i += LOAD(d + i * plane + ob * VW) * xv;
+                            EACH(GRAD)
+                        }
+                    }
+                    size_t k = (c * g->R + r) * g->S + s;
+#define ADD(i) if (m0 + i < g->M) dw[(m0 + i) * K + k] += lane_sum(&a##i);
+                    EACH(ADD)
+                }
+}
+
+KERNEL void nn_conv_direct_dinput(const nn_conv_direct *g, const float *dyp,
+                                  const float *w, float *dxp)
+{
+    size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
+    for (size_t m0 = 0; m0 < g->Mp; m0 += MB)
+        for (size_t c = 0; c < g->C; c++)
+            for (size_t r = 0; r < g->R; r++)
+                for (size_t s = 0; s < g->S; s++) {
+                    size_t k = (c * g->R + r) * g->S + s;
+#define WEIGHT(i) float w##i = w[(m0 + i) * K + k];
+                    EACH(WEIGHT)
+                    for (size_t oh = 0; oh < g->OH; oh++) {
+                        float *dr = dxp + (c * g->Hp + oh + r) * g->Wq + s;
+                        const float *d = dyp + m0 * plane + oh * Wb;
+                        for (size_t ob = 0; ob < g->nb; ob++) {
+                            const float *db = d + ob * VW;
+                            vf v = w0 * LOAD(db);
+#define BACK(i) if (i) v += w##i * LOAD(db + i * plane);
+                            EACH(BACK)
+                            STORE(dr + ob * VW, LOAD(dr + ob * VW) + v);
+                        }
+                    }
+                }
+}
