@@ -27,9 +27,10 @@ typedef struct nn_conv_direct {
     size_t C, R, S; /* input channels, kernel rows and columns */
     size_t M, Mp;   /* filters; rounded up to a multiple of NN_CONV_MB */
     size_t OH, OW;  /* output rows and columns */
-    size_t nb;      /* ceil(OW / NN_CONV_VW): column blocks */
+    size_t nb;      /* ceil(OW / NN_CONV_VW) column blocks, rounded up to
+                     * even (forward computes two at a time) */
     size_t Hp, Wq;  /* padded input rows (H + 2*ph) and row length,
-                     * Wq >= nb*VW + S - 1 and >= W + 2*pw */
+                     * Wq = nb*VW + S - 1 >= W + 2*pw */
 } nn_conv_direct;
 
 /* Geometry for an input [C, H, W] with zero padding (ph, pw), M filters of

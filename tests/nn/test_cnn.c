@@ -245,6 +245,7 @@ static const conv_cfg conv_cfgs[] = {
     {2, 6, 5, 4, 3, 4, 1, 2, 2, 1, 3, 1},
     {2, 5, 6, 3, 3, 2, 1, 1, 1, 2, 2, 1}, /* stride 1, uneven padding */
     {2, 6, 11, 13, 3, 3, 1, 1, 1, 1, 2, 1}, /* filters span 3 blocks of 6 */
+    {1, 4, 20, 7, 3, 4, 1, 1, 1, 1, 2, 1},  /* 19 columns: 3 blocks of 8 */
 };
 #define N_CONV_CFGS (sizeof conv_cfgs / sizeof conv_cfgs[0])
 
