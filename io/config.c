@@ -506,7 +506,7 @@ static int step_into(io_yaml_node **node, const char *seg, const char *next,
 {
     io_yaml_node *n = *node;
     if (n->kind == IO_YAML_SEQ) {
-        size_t i;
+        size_t i = 0;
         int rc = seq_index(n, seg, key, &i, err);
         if (rc == 0) *node = n->items[i];
         return rc;
@@ -533,7 +533,7 @@ static int set_leaf(io_yaml_node *n, const char *seg, const char *value,
                     const char *key, const char *origin, nn_error *err)
 {
     if (n->kind == IO_YAML_SEQ) {
-        size_t i;
+        size_t i = 0;
         int rc = seq_index(n, seg, key, &i, err);
         if (rc != 0) return rc;
         int line = n->items[i]->line;
