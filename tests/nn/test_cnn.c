@@ -192,6 +192,50 @@ static void test_maxpool_ties(void)
     maxpool_ties("2,3", 6); /* [1,2,6] -> [1,1,2] */
 }
 
+/* The 2x2 kernel, four outputs at a time and one at a time (rows of 9
+ * outputs), against a reference: values on a coarse grid so that windows
+ * hold ties, one NaN; y, and where backward routes each dy. */
+static void test_maxpool_wide_rows(void)
+{
+    static const char *const kv[] = {"size", "2", NULL};
+    nn_layer l;
+    nn_error err;
+    nn_shape in = nn_shape_3d(3, 4, 19); /* OW = 9, one column left over */
+    CU_ASSERT_EQUAL_FATAL(layer_make(&l, "maxpool2d", kv, in, 2, &err), 0);
+    size_t nin = 2 * nn_shape_size(in), nout = 2 * nn_shape_size(l.out);
+    float *x = rand_floats(nin, 21, -2, 2), *y = nn_xalloc_floats(nout);
+    float *dy = rand_floats(nout, 22, -1, 1), *dx = nn_xalloc_floats(nin);
+    for (size_t i = 0; i < nin; i++) x[i] = roundf(x[i]); /* ties */
+    x[19 + 4] = NAN; /* second row of window (0, 2) of sample 0 */
+    nn_pass pass = {1, 0, 0, NULL};
+    l.ops->forward(&l, x, y, 2, &pass);
+    l.ops->backward(&l, x, y, dy, dx, 2);
+    float *want = calloc(nin, sizeof *want);
+    size_t o = 0, bad = 0;
+    for (size_t q = 0; q < 2 * 3; q++) /* planes */
+        for (size_t oh = 0; oh < 2; oh++)
+            for (size_t ow = 0; ow < 9; ow++, o++) {
+                size_t at = q * 4 * 19 + 2 * oh * 19 + 2 * ow, best = at;
+                int nan = 0;
+                for (size_t r = 0; r < 2; r++)
+                    for (size_t s = 0; s < 2; s++) {
+                        size_t i = at + r * 19 + s;
+                        nan |= isnan(x[i]);
+                        if (x[i] > x[best]) best = i;
+                    }
+                if (nan ? !isnan(y[o]) : y[o] != x[best]) bad++;
+                if (!nan) want[best] += dy[o];
+            }
+    CU_ASSERT_EQUAL(bad, 0);
+    CU_ASSERT_TRUE(isnan(y[2]));
+    /* where the NaN window's dy goes is not specified */
+    for (size_t i = 0; i < nin; i++)
+        if (i != 4 && i != 5 && i != 23 && i != 24 && dx[i] != want[i]) bad++;
+    CU_ASSERT_EQUAL(bad, 0);
+    free(x), free(y), free(dy), free(dx), free(want);
+    nn_layer_free(&l);
+}
+
 /* Overlapping windows (size 3, stride 1) against a direct reference. */
 static void test_pool_overlap(void)
 {
@@ -503,7 +547,7 @@ static void test_pool_gradcheck(void)
     const char *types[] = {"maxpool2d", "avgpool2d"};
     nn_gradcheck_opts o = {1e-2, 1e-2, 1e-3, 0};
     nn_pass pass = {1, 0, 0, NULL};
-    nn_shape in = nn_shape_3d(2, 7, 6);
+    nn_shape in = nn_shape_3d(2, 7, 11); /* 2x2: rows of 5, 4 + 1 */
     size_t n = 3;
     float *x = distinct_floats(n * nn_shape_size(in), 4);
     for (size_t t = 0; t < 2; t++)
@@ -976,6 +1020,7 @@ static const cu_test pool_tests[] = {
     {"maxpool exact 4x4", test_maxpool_exact},
     {"avgpool exact 4x4", test_avgpool_exact},
     {"maxpool ties go to the first", test_maxpool_ties},
+    {"maxpool 2x2, wide rows, ties and NaN", test_maxpool_wide_rows},
     {"maxpool second row and backward", test_maxpool_second_row},
     {"maxpool NaN propagates", test_maxpool_nan},
     {"overlapping windows", test_pool_overlap},
