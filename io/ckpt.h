@@ -52,7 +52,7 @@ int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err);
  * ranks, which hold identical arenas) and concatenated: behind one zlib
  * header and the combined Adler-32 they are a single ordinary zlib stream,
  * and the file is the same bytes however the segments were shared out. */
-#define IO_CKPT_SEGMENT ((size_t)1 << 18)
+#define IO_CKPT_SEGMENT ((size_t)1 << 16)
 
 /* Deflated segments [first, first + count) of a payload. */
 typedef struct io_ckpt_part {
