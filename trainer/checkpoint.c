@@ -57,8 +57,11 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Remove all but the newest `keep` step-*.ckpt files (names sort by step). */
-static void prune(const char *dir, size_t keep)
+/* Remove all but the newest `keep` step-*.ckpt files up to `newest`, the
+ * file just written (names sort by step). Files of later steps, left by
+ * another run in the same directory, are not this run's to judge: counting
+ * them would delete the checkpoint just written. */
+static void prune(const char *dir, size_t keep, const char *newest)
 {
     DIR *d = opendir(dir);
     if (!d) return;
@@ -68,7 +71,7 @@ static void prune(const char *dir, size_t keep)
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (strncmp(e->d_name, "step-", 5) || len < 6 ||
-            strcmp(e->d_name + len - 5, ".ckpt"))
+            strcmp(e->d_name + len - 5, ".ckpt") || strcmp(e->d_name, newest) > 0)
             continue;
         if (n == cap) names = nn_xrealloc(names, (cap = cap ? 2 * cap : 16) *
                                                      sizeof *names);
@@ -115,7 +118,7 @@ static int write_file(tr_session *s, const char *dir, const char *fixed,
     int st = io_ckpt_write_parts(path, c, parts, n_parts, &s->err);
     if (!st && !fixed) st = update_last(dir, name, &s->err);
     if (!st && !fixed && s->cfg.ckpt.keep_last)
-        prune(dir, s->cfg.ckpt.keep_last);
+        prune(dir, s->cfg.ckpt.keep_last, name);
     return st;
 }
 
@@ -157,6 +160,13 @@ static int save_verdict(tr_session *s, int st)
     return tr_agree(s, st);
 }
 
+/* First segment of rank r's share of nseg among p ranks (r = p: nseg):
+ * equal shares, since rank 0 can write only once it has every part. */
+static size_t share_start(size_t nseg, size_t r, size_t p)
+{
+    return nseg * r / p;
+}
+
 /* Collective: c's payload deflated by the ranks together, each taking a
  * contiguous share of the segments; on rank 0, *parts receives every
  * rank's part in rank order (*n_parts of them). Nonzero if the gather
@@ -165,7 +175,7 @@ static int deflate_shared(tr_session *s, const io_ckpt *c,
                           io_ckpt_part **parts, size_t *n_parts)
 {
     size_t nseg = io_ckpt_segments(c), p = (size_t)s->size;
-    size_t r = (size_t)s->rank, first = nseg * r / p;
+    size_t r = (size_t)s->rank, first = share_start(nseg, r, p);
     *parts = NULL;
     *n_parts = 0;
     if (4 * (c->n_params + c->n_state) > SHARED_DEFLATE_MAX) {
@@ -177,7 +187,7 @@ static int deflate_shared(tr_session *s, const io_ckpt *c,
         return 0;
     }
     io_ckpt_part mine;
-    io_ckpt_deflate(c, first, nseg * (r + 1) / p - first, &mine);
+    io_ckpt_deflate(c, first, share_start(nseg, r + 1, p) - first, &mine);
     uint64_t info[4] = {mine.len, mine.raw_len, mine.crc, mine.adler};
     uint64_t *all = nn_xmalloc(p * sizeof info);
     size_t *lens = nn_xmalloc(p * sizeof *lens), total = 0;

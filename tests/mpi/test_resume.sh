@@ -29,6 +29,17 @@ n="$(ls "$WORK/part" | grep -c '^step-.*\.ckpt$')"
 [ "$n" -le 2 ] || fail "keep_last 2 left $n checkpoints"
 [ -L "$WORK/part/last.ckpt" ] || fail "last.ckpt is not a link"
 ok "keep_last and last.ckpt"
+# a fresh, shorter run in a directory holding a longer run's checkpoints
+# keeps its own newest two and does not touch the others
+cp -r "$WORK/full" "$WORK/reuse"
+axon_np 2 train configs/fashion_mlp.yaml "${c[@]}" --set training.max_steps=20 \
+  --set checkpoint.every_steps=10 --set checkpoint.dir="$WORK/reuse" >/dev/null
+[ -e "$WORK/reuse/$(readlink "$WORK/reuse/last.ckpt")" ] || fail "last.ckpt dangles after a reused directory"
+[ "$(readlink "$WORK/reuse/last.ckpt")" = step-00000020.ckpt ] || fail "last.ckpt is not the new run's"
+for f in step-00000010.ckpt step-00000020.ckpt $(ls "$WORK/full" | grep '^step-'); do
+  [ -e "$WORK/reuse/$f" ] || fail "reused directory lost $f"
+done
+ok "a reused checkpoint directory keeps the new run's checkpoints"
 # a checkpoint of another architecture is refused with exit 3
 expect_exit 3 "different model" 2 train configs/fashion_mlp.yaml "${c[@]}" \
   --set model.layers.0.units=32 --resume "$WORK/full/last.ckpt"
