@@ -76,8 +76,8 @@ static inline void store_lanes(float *y, const vf *v, size_t n)
     for (size_t j = 0; j < n; j++) y[j] = t[j];
 }
 
-KERNEL void nn_conv_direct_forward(const nn_conv_direct *g, const float *xp,
-                                   const float *w, const float *b, float *y)
+KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
+                                  const float *w, const float *b, float *y)
 {
     size_t K = g->C * g->R * g->S;
     /* Two column blocks per pass: each weight loaded serves both (nb is
@@ -118,8 +118,8 @@ KERNEL void nn_conv_direct_forward(const nn_conv_direct *g, const float *xp,
             }
 }
 
-KERNEL void nn_conv_direct_dweight(const nn_conv_direct *g, const float *xp,
-                                   const float *dyp, float *dw)
+KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
+                                  const float *dyp, float *dw)
 {
     size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
     size_t nb = (g->OW + VW - 1) / VW; /* blocks holding outputs */
@@ -145,8 +145,8 @@ KERNEL void nn_conv_direct_dweight(const nn_conv_direct *g, const float *xp,
                 }
 }
 
-KERNEL void nn_conv_direct_dinput(const nn_conv_direct *g, const float *dyp,
-                                  const float *w, float *dxp)
+KERNEL static void dinput_kernel(const nn_conv_direct *g, const float *dyp,
+                                 const float *w, float *dxp)
 {
     size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
     size_t nb = (g->OW + VW - 1) / VW; /* blocks holding outputs */
@@ -169,4 +169,25 @@ KERNEL void nn_conv_direct_dinput(const nn_conv_direct *g, const float *dyp,
                         }
                     }
                 }
+}
+
+/* The exported entry points call the kernels from this file: clang 14
+ * resolves a target_clones function only for callers that see its
+ * definition. */
+void nn_conv_direct_forward(const nn_conv_direct *g, const float *xp,
+                            const float *w, const float *b, float *y)
+{
+    forward_kernel(g, xp, w, b, y);
+}
+
+void nn_conv_direct_dweight(const nn_conv_direct *g, const float *xp,
+                            const float *dyp, float *dw)
+{
+    dweight_kernel(g, xp, dyp, dw);
+}
+
+void nn_conv_direct_dinput(const nn_conv_direct *g, const float *dyp,
+                           const float *w, float *dxp)
+{
+    dinput_kernel(g, dyp, w, dxp);
 }

@@ -98,8 +98,9 @@ static void pool_row(const pool_priv *p, int is_max, const float *restrict xr,
     }
 }
 
-/* Four floats or ints in one SSE register (GCC vector extensions; the
- * "u" types load and store at any float-aligned address). */
+/* Four floats or ints in one SSE register (GCC vector extensions, which
+ * clang shares; __builtin_shufflevector needs gcc >= 12 or clang; the "u"
+ * types load and store at any float-aligned address). */
 typedef float v4f __attribute__((vector_size(16)));
 typedef int32_t v4i __attribute__((vector_size(16)));
 typedef float v4fu __attribute__((vector_size(16), aligned(4), may_alias));
@@ -118,13 +119,15 @@ static void max_row_2x2(size_t W, size_t OW, const float *restrict xr,
                         uint32_t *restrict arg)
 {
     size_t ow = 0;
-    const v4i even = {0, 2, 4, 6}, odd = {1, 3, 5, 7}, one = {1, 1, 1, 1};
+    const v4i one = {1, 1, 1, 1};
     for (; ow + 4 <= OW; ow += 4) {
         const float *w = xr + 2 * ow;
         v4f p0 = *(const v4fu *)w, p1 = *(const v4fu *)(w + 4);
         v4f q0 = *(const v4fu *)(w + W), q1 = *(const v4fu *)(w + W + 4);
-        v4f a = __builtin_shuffle(p0, p1, even), b = __builtin_shuffle(p0, p1, odd);
-        v4f c = __builtin_shuffle(q0, q1, even), d = __builtin_shuffle(q0, q1, odd);
+        v4f a = __builtin_shufflevector(p0, p1, 0, 2, 4, 6);
+        v4f b = __builtin_shufflevector(p0, p1, 1, 3, 5, 7);
+        v4f c = __builtin_shufflevector(q0, q1, 0, 2, 4, 6);
+        v4f d = __builtin_shufflevector(q0, q1, 1, 3, 5, 7);
         v4i gt0 = b > a, gt1 = d > c;
         v4i m0 = SELECT(gt0, (v4i)b, (v4i)a), m1 = SELECT(gt1, (v4i)d, (v4i)c);
         v4i i0 = gt0 & one, i1 = (int32_t)W + (gt1 & one);
