@@ -13,7 +13,7 @@
 #include "nn/error.h"
 
 #define IO_CKPT_MAGIC "AXONCKPT"   /* 8 bytes */
-#define IO_CKPT_VERSION 1u
+#define IO_CKPT_VERSION 2u /* reads 1 and 2 */
 #define IO_CKPT_MAX_RNG 8
 
 typedef struct io_ckpt {
@@ -47,8 +47,9 @@ int io_ckpt_write(const char *path, const io_ckpt *c, nn_error *err);
 
 /* The payload (the arenas as little-endian floats) is cut into segments of
  * IO_CKPT_SEGMENT bytes (the last may be shorter; an empty payload is one
- * empty segment), each deflated from a fresh state and ended on a byte
- * boundary. Segments can therefore be compressed in parallel (by different
+ * empty segment); in each, the bytes are grouped by significance (all
+ * lowest bytes, ..., all highest), and each is deflated from a fresh state
+ * and ended on a byte boundary. Segments can therefore be compressed in parallel (by different
  * ranks, which hold identical arenas) and concatenated: behind one zlib
  * header and the combined Adler-32 they are a single ordinary zlib stream,
  * and the file is the same bytes however the segments were shared out. */

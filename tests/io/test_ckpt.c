@@ -31,7 +31,7 @@ enum {
     OFF_GLOBAL_STEP = 48, OFF_OPTIM_T = 56, OFF_BEST_METRIC = 64,
     OFF_BEST_EPOCH = 72, OFF_BAD_EPOCHS = 80, OFF_N_PARAMS = 88,
     OFF_N_STATE = 96, OFF_CONFIG_LEN = 104, OFF_EXTRA_LEN = 112,
-    OFF_N_RNG = 120, OFF_RNG = 128
+    OFF_N_RNG = 120, OFF_SHUFFLE = 124, OFF_RNG = 128
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -329,13 +329,13 @@ static void test_layout_matches_doc(void)
     tpath(path, sizeof path, "layout.ckpt");
     io_ckpt a;
     nn_error err = {0, ""};
-    make_ckpt(&a, 3, 1000, 2, 2);
+    make_ckpt(&a, 3, 10000, 2, 2); /* 120 kB: two shuffle runs */
     CU_ASSERT_EQUAL_FATAL(io_ckpt_write(path, &a, &err), NN_OK);
     size_t len;
     uint8_t *b = slurp(path, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
     CU_ASSERT_EQUAL(memcmp(b, "AXONCKPT", 8), 0);
-    CU_ASSERT_EQUAL(le32(b + OFF_VERSION), 1);
+    CU_ASSERT_EQUAL(le32(b + OFF_VERSION), 2);
     CU_ASSERT_EQUAL(le32(b + OFF_HLEN), 112 + 32 * 2);
     CU_ASSERT_EQUAL(le64(b + OFF_HASH), a.model_hash);
     CU_ASSERT_EQUAL(le32(b + OFF_WORLD), a.world_size);
@@ -354,6 +354,7 @@ static void test_layout_matches_doc(void)
     CU_ASSERT_EQUAL(le64(b + OFF_CONFIG_LEN), a.config_len);
     CU_ASSERT_EQUAL(le64(b + OFF_EXTRA_LEN), a.extra_len);
     CU_ASSERT_EQUAL(le32(b + OFF_N_RNG), 2);
+    CU_ASSERT_EQUAL(le32(b + OFF_SHUFFLE), 65536);
     CU_ASSERT_EQUAL(le64(b + OFF_RNG + 32 + 24), a.rng[1][3]);
     size_t o = 16 + 112 + 64;
     CU_ASSERT_EQUAL(memcmp(b + o, a.config, a.config_len), 0);
@@ -365,19 +366,75 @@ static void test_layout_matches_doc(void)
     uint64_t comp = le64(b + o), raw = le64(b + o + 8);
     CU_ASSERT_EQUAL(raw, 4 * (a.n_params + a.n_state));
     CU_ASSERT_EQUAL_FATAL(o + 16 + comp + 4, len);
-    /* The payload is a plain zlib stream of little-endian float32. */
+    /* The payload is a plain zlib stream of little-endian float32, the
+     * bytes of every 65536-byte run grouped by significance. */
     uint8_t *out = malloc(raw);
     uLongf outlen = (uLongf)raw;
     CU_ASSERT_EQUAL_FATAL(uncompress(out, &outlen, b + o + 16, (uLong)comp), Z_OK);
     CU_ASSERT_EQUAL(outlen, raw);
     CU_ASSERT_EQUAL(le32(b + len - 4), (uint32_t)crc32(0, out, (uInt)raw));
-    uint32_t bits;
-    memcpy(&bits, &a.params[0], 4);
-    CU_ASSERT_EQUAL(le32(out), bits);
-    memcpy(&bits, &a.state[a.n_state - 1], 4);
-    CU_ASSERT_EQUAL(le32(out + raw - 4), bits);
+    size_t bad = 0;
+    for (size_t run = 0; run < raw; run += 65536) {
+        size_t n = (raw - run < 65536 ? raw - run : 65536) / 4;
+        for (size_t j = 0; j < n; j++) {
+            size_t i = run / 4 + j;
+            const float *f = i < a.n_params ? &a.params[i] : &a.state[i - a.n_params];
+            uint32_t bits, got = 0;
+            memcpy(&bits, f, 4);
+            for (int k = 0; k < 4; k++) got |= (uint32_t)out[run + k * n + j] << (8 * k);
+            bad += got != bits;
+        }
+    }
+    CU_ASSERT_EQUAL(bad, 0);
     free(out);
     free(b);
+    io_ckpt_free(&a);
+}
+
+/* A version-1 file (no shuffling; offset 124 reserved, 0), as axon wrote
+ * before version 2, still reads: made here from a version-2 file by
+ * unshuffling and recompressing its payload. */
+static void test_reads_version1(void)
+{
+    char path[512];
+    io_ckpt a, b;
+    nn_error err = {0, ""};
+    make_ckpt(&a, 5, 30000, 1, 1); /* 240 kB: four runs, the last short */
+    tpath(path, sizeof path, "v1.ckpt");
+    CU_ASSERT_EQUAL_FATAL(io_ckpt_write(path, &a, &err), NN_OK);
+    size_t len;
+    uint8_t *f = slurp(path, &len);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+    size_t o = header_crc_span(f) + 4; /* the payload lengths */
+    uint64_t raw = le64(f + o + 8);
+    uint8_t *plain = malloc(raw), *v1 = malloc(o + 16 + 2 * raw + 64);
+    uLongf n = (uLongf)raw, comp = (uLongf)(2 * raw + 48);
+    uint8_t *shuf = malloc(raw);
+    CU_ASSERT_EQUAL_FATAL(uncompress(shuf, &n, f + o + 16, (uLong)le64(f + o)), Z_OK);
+    for (size_t run = 0; run < raw; run += 65536) {
+        size_t m = (raw - run < 65536 ? raw - run : 65536) / 4;
+        for (size_t j = 0; j < m; j++)
+            for (size_t k = 0; k < 4; k++)
+                plain[run + 4 * j + k] = shuf[run + k * m + j];
+    }
+    memcpy(v1, f, o);
+    set_le32(v1 + OFF_VERSION, 1);
+    set_le32(v1 + OFF_SHUFFLE, 0);
+    fix_header_crc(v1, o - 4);
+    CU_ASSERT_EQUAL_FATAL(compress2(v1 + o + 16, &comp, plain, (uLong)raw, 6), Z_OK);
+    set_le64(v1 + o, comp);
+    set_le64(v1 + o + 8, raw);
+    set_le32(v1 + o + 16 + comp, (uint32_t)crc32(0, plain, (uInt)raw));
+    CU_ASSERT_EQUAL_FATAL(spit(path, v1, o + 16 + comp + 4), 0);
+    CU_ASSERT_EQUAL_FATAL(io_ckpt_read(path, &b, &err), NN_OK);
+    assert_same(&a, &b);
+    io_ckpt_free(&b);
+    /* and an impossible run length in a version-2 header is refused */
+    set_le32(f + OFF_SHUFFLE, 6);
+    fix_header_crc(f, o - 4);
+    CU_ASSERT_EQUAL_FATAL(spit(path, f, len), 0);
+    CU_ASSERT(read_fails(path, "byte-shuffle"));
+    free(f), free(plain), free(v1), free(shuf);
     io_ckpt_free(&a);
 }
 
@@ -595,12 +652,12 @@ static void test_future_version(void)
     size_t len = 0;
     uint8_t *b = written(tpath(src, sizeof src, "ver.ckpt"), 12, 10, 1, &len);
     CU_ASSERT_PTR_NOT_NULL_FATAL(b);
-    set_le32(b + OFF_VERSION, 2);
+    set_le32(b + OFF_VERSION, 3);
     fix_header_crc(b, header_crc_span(b));
     tpath(path, sizeof path, "ver.bad");
     CU_ASSERT_EQUAL(spit(path, b, len), 0);
-    CU_ASSERT(read_fails(path, ": written by a newer axon: format version 2, "
-                               "this build reads up to 1"));
+    CU_ASSERT(read_fails(path, ": written by a newer axon: format version 3, "
+                               "this build reads up to 2"));
     free(b);
 }
 
@@ -811,6 +868,7 @@ static const cu_test roundtrip_tests[] = {
     {"8 rng states, odd sizes", test_roundtrip_max_rng},
     {"payload deflated in parts: same bytes", test_parts_same_bytes},
     {"byte layout matches docs/CHECKPOINT.md", test_layout_matches_doc},
+    {"version 1 files still read", test_reads_version1},
     {"overwrite replaces the old checkpoint", test_overwrite_replaces},
     {NULL, NULL}};
 

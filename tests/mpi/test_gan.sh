@@ -36,14 +36,24 @@ run() { # DIR args... : a 2-rank run of bn.yaml checkpointing into $WORK/DIR
 # docs/CHECKPOINT.md and the GAN's "gan_sizes" record.
 cat >"$WORK/parts.py" <<'EOF'
 import struct, sys, zlib
+def unshuffle(raw, run):  # version 2: bytes grouped by significance per run
+    out = bytearray(len(raw))
+    for s in range(0, len(raw), run):
+        seg = raw[s:s + run]; n = len(seg) // 4
+        for k in range(4):
+            out[s + k:s + 4 * n:4] = seg[k * n:(k + 1) * n]
+    return bytes(out)
 def read(path):
     b = open(path, 'rb').read()
-    hlen, = struct.unpack_from('<I', b, 12)
+    version, hlen = struct.unpack_from('<II', b, 8)
     n_params, n_state, clen, elen = struct.unpack_from('<QQQQ', b, 16 + 72)
+    shuffle, = struct.unpack_from('<I', b, 16 + 108)
     o = 16 + hlen + clen
     extra = b[o:o + elen]; o += elen + 4
     comp_len, = struct.unpack_from('<Q', b, o); o += 16
     raw = zlib.decompress(b[o:o + comp_len])
+    if version >= 2 and shuffle:
+        raw = unshuffle(raw, shuffle)
     meta, at = {}, 0
     while at < len(extra):
         tl, = struct.unpack_from('<I', extra, at); tag = extra[at + 4:at + 4 + tl]
