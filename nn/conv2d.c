@@ -50,10 +50,12 @@
 /* Target size of one chunk's scratch, in floats (1 MiB: within a core's
  * L2). Throughput on LeNet layers is flat from 128 KiB to 4 MiB. */
 #define CONV_WS_BUDGET ((size_t)1 << 18)
-/* Largest column cache per layer, in floats (8 MiB). Measured on LeNet:
- * caching saves ~25% of a forward+backward while the cache stays within
- * the last-level cache, and costs more than it saves beyond that. */
-#define CONV_CACHE_MAX ((size_t)1 << 21)
+/* Largest column cache per layer, in floats (1 MiB, a core's L2). With
+ * the stride-1 im2col, recomputing the columns is cheap, and a cache that
+ * spills to L3 costs more than it saves once two ranks share it: LeNet's
+ * conv 2 at 64 rows (a 3.8 MB cache) took 2.80-3.07 ms per 2-rank step
+ * recomputing, 3.38-3.48 ms cached, the same either way at 1 rank. */
+#define CONV_CACHE_MAX ((size_t)1 << 18)
 /* Largest C*R*S for which "algorithm: auto" takes the direct kernels of
  * nn/conv_direct.c (stride 1, on a CPU they have a vector build for).
  * Measured on LeNet-5 at batch 64: the first layer (K = 25) runs 2.5x

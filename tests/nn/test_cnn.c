@@ -399,9 +399,11 @@ static void test_conv_forward_reference(void)
 }
 
 /* Larger inputs, so a batch spans several GEMM chunks (and one-sample
- * chunks), including a final partial chunk; the last one's batch of
- * columns is too large to be kept, so backward recomputes them. */
+ * chunks), including a final partial chunk; the first one's columns are
+ * kept from forward for backward (chunks of 11 samples, 12 rows), the
+ * others' are too large to keep, so backward recomputes them. */
 static const conv_cfg big_cfgs[] = {
+    {2, 32, 32, 4, 3, 3, 1, 1, 1, 1, 12, 1},
     {3, 64, 64, 4, 3, 3, 1, 1, 1, 1, 10, 1},
     {16, 64, 64, 8, 3, 3, 1, 1, 1, 1, 2, 1},
     {16, 64, 64, 8, 3, 3, 1, 1, 1, 1, 5, 1},
@@ -444,12 +446,13 @@ static void test_conv_gradcheck(void)
 static void test_conv_gradcheck_chunks(void)
 {
     static const conv_cfg cs[] = {
+        {2, 32, 32, 4, 3, 3, 1, 1, 1, 1, 12, 1}, /* columns kept */
         {3, 64, 64, 4, 3, 3, 2, 1, 1, 0, 10, 1},
         {16, 64, 64, 8, 3, 3, 1, 1, 1, 1, 5, 1},
     };
     nn_gradcheck_opts o = {0.05, 1e-2, 2e-3, 30};
     nn_pass pass = {1, 0, 0, NULL};
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < sizeof cs / sizeof cs[0]; i++) {
         const conv_cfg *c = &cs[i];
         nn_layer l;
         nn_error err;
