@@ -2,9 +2,9 @@
  * (see io/shard.h).
  *
  * Nothing here depends on the rank count: the split is a hash of the
- * global id, the permutation a generator seeded from (seed, epoch), and a
- * step's rows are permutation positions [s*B, (s+1)*B). The rank count
- * only decides which of those rows a rank finds in its [lo, hi). Stream
+ * global id, the epoch order a function of (seed, epoch, B), and a step's
+ * rows are order positions [s*B, (s+1)*B). The rank count only decides
+ * which of those rows a rank finds in its [lo, hi). Stream
  * order (truncated BPTT) is the exception: there the rank count decides
  * which streams, i.e. rows of the global batch, a rank processes.
  */
@@ -47,6 +47,7 @@ void io_shard_plan(io_shard *s, size_t total, size_t lo, size_t hi,
     s->train = nn_xcalloc(s->n_train + 1, sizeof *s->train);
     s->val = nn_xcalloc(n_val + 1, sizeof *s->val);
     s->perm = nn_xcalloc(s->n_train + 1, sizeof *s->perm);
+    s->scratch = nn_xcalloc(s->n_train + 1, sizeof *s->scratch);
     size_t t = 0, v = 0;
     for (size_t id = 0; id < total; id++) {
         if (io_shard_is_val(seed, id, val_fraction)) s->val[v++] = id;
@@ -61,17 +62,45 @@ void io_shard_free(io_shard *s)
     free(s->train);
     free(s->val);
     free(s->perm);
+    free(s->scratch);
     memset(s, 0, sizeof *s);
 }
 
-void io_shard_epoch(io_shard *s, uint64_t epoch)
+size_t io_shard_strata(size_t batch)
 {
-    nn_rng r;
-    nn_rng_seed(&r, nn_hash64(s->seed, epoch, SHARD_PERM_SALT));
-    /* Start from the identity so the result does not depend on the
-     * previous epoch's order. */
-    for (size_t i = 0; i < s->n_train; i++) s->perm[i] = i;
-    nn_rng_shuffle(&r, s->perm, s->n_train);
+    size_t S = 1;
+    while (S < IO_SHARD_MAX_STRATA && batch % (2 * S) == 0) S *= 2;
+    return S;
+}
+
+void io_shard_epoch(io_shard *s, uint64_t epoch, size_t batch)
+{
+    NN_CHECK(batch > 0, "batch size 0");
+    size_t S = io_shard_strata(batch), at = 0, longest = 0;
+    size_t start[IO_SHARD_MAX_STRATA + 1];
+    uint64_t base = nn_hash64(s->seed, epoch, SHARD_PERM_SALT);
+    /* Stratum j: the training positions whose ids lie in file rows
+     * [total*j/S, total*(j+1)/S) (train[] ascends, so a run of positions),
+     * shuffled on its own into scratch. */
+    for (size_t j = 0; j < S; j++) {
+        size_t end_id = s->total * (j + 1) / S;
+        start[j] = at;
+        while (at < s->n_train && s->train[at] < end_id) at++;
+        size_t n = at - start[j];
+        for (size_t i = 0; i < n; i++) s->scratch[start[j] + i] = start[j] + i;
+        nn_rng r;
+        nn_rng_seed(&r, nn_hash64(base, j, 0));
+        nn_rng_shuffle(&r, s->scratch + start[j], n);
+        if (n > longest) longest = n;
+    }
+    start[S] = at;
+    /* Round k takes the k-th row of every stratum that has one. */
+    size_t q = 0;
+    for (size_t k = 0; k < longest; k++)
+        for (size_t j = 0; j < S; j++)
+            if (start[j] + k < start[j + 1]) s->perm[q++] = s->scratch[start[j] + k];
+    NN_CHECK(q == s->n_train, "epoch order has %zu of %zu rows", q,
+             s->n_train);
 }
 
 size_t io_shard_steps(const io_shard *s, size_t batch)

@@ -2,12 +2,23 @@
  *
  * The global row ids of the training file are split into train and
  * validation by a seeded hash of the id (so the split is the same for every
- * rank count). Each epoch, every rank draws the same permutation of the
- * training ids from (seed, epoch); step s uses permutation positions
+ * rank count). Each epoch, every rank computes the same order of the
+ * training ids from (seed, epoch, B); step s uses order positions
  * [s*B, min((s+1)*B, n_train)). A rank processes those rows of the batch it
  * holds in memory (its contiguous shard [lo, hi)). The gradient of a step is
  * therefore the same set of rows for any rank count; the loss is scaled by
  * 1 / (rows in the global batch) so the sum over ranks is the batch mean.
+ *
+ * The order is stratified so that ranks get equal shares: the file's rows
+ * are cut into S contiguous strata (S = io_shard_strata(B), the largest
+ * power of two dividing B, at most IO_SHARD_MAX_STRATA), each stratum's
+ * training rows are shuffled on their own, and the order takes one row of
+ * every stratum in turn. A batch of B rows thus holds B/S rows of each
+ * stratum, and with p ranks, p dividing S, each rank's shard is S/p whole
+ * strata: exactly B/p rows per step (but in an epoch's last rounds, where
+ * strata of unequal size have run out). A plain shuffle gives each rank a
+ * binomial count instead (64 +- 6 of 128), and the faster rank waits for
+ * the slower one at every step.
  */
 #ifndef IO_SHARD_H
 #define IO_SHARD_H
@@ -23,6 +34,7 @@ typedef struct io_shard {
     size_t n_val;
     size_t *val;       /* validation ids, ascending */
     size_t *perm;      /* current epoch's order: positions into train[] */
+    size_t *scratch;   /* n_train positions, for building the order */
     uint64_t seed;
 } io_shard;
 
@@ -35,8 +47,14 @@ void io_shard_plan(io_shard *s, size_t total, size_t lo, size_t hi,
                    uint64_t seed, double val_fraction);
 void io_shard_free(io_shard *s);
 
-/* Draw epoch `epoch`'s permutation (depends only on seed and epoch). */
-void io_shard_epoch(io_shard *s, uint64_t epoch);
+#define IO_SHARD_MAX_STRATA 64
+
+/* Strata of the order for global batch B (see above). */
+size_t io_shard_strata(size_t batch);
+
+/* Compute epoch `epoch`'s order for global batch B (depends only on seed,
+ * epoch, B and the split, not on the rank count or earlier epochs). */
+void io_shard_epoch(io_shard *s, uint64_t epoch, size_t batch);
 
 /* Steps per epoch for global batch B (the last batch may be short). */
 size_t io_shard_steps(const io_shard *s, size_t batch);

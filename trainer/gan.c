@@ -711,7 +711,7 @@ int tr_gan_train(tr_session *s)
     banner(s, steps);
     int stop = tc->max_steps && s->global_step >= tc->max_steps;
     for (; !stop && s->epoch < tc->epochs; s->epoch++, s->step_in_epoch = 0) {
-        io_shard_epoch(&s->shard, s->epoch);
+        io_shard_epoch(&s->shard, s->epoch, tc->batch_size);
         reserve(s->gan, io_shard_max_rows(&s->shard, tc->batch_size));
         int done;
         if ((st = run_epoch(s, steps, &done))) return st;

@@ -259,7 +259,7 @@ static int run_epochs(tr_session *s)
     startup_banner(s, steps);
     if (s->best_epoch && !s->best && (st = tr_load_best(s))) return st;
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
-        io_shard_epoch(&s->shard, s->epoch);
+        io_shard_epoch(&s->shard, s->epoch, tc->batch_size);
         tr_unfreeze(s);
         /* Stateful layers start every epoch (and a resumed one, mid-way:
          * the carried state is not checkpointed) from zeros. */

@@ -134,7 +134,7 @@ static int run_steps(tr_session *s, size_t count,
     size_t per_epoch = io_shard_steps(&s->shard, s->cfg.train.batch_size);
     for (size_t k = 0; k < count; k++, (*pos)++) {
         if (*pos % per_epoch == 0) { /* as trainer/train.c, accumulate 1 */
-            io_shard_epoch(&s->shard, *pos / per_epoch);
+            io_shard_epoch(&s->shard, *pos / per_epoch, s->cfg.train.batch_size);
             size_t rows = io_shard_max_rows(&s->shard, s->cfg.train.batch_size);
             tr_reserve(s, rows, rows);
         }

@@ -75,6 +75,7 @@ static int is_permutation(const size_t *p, size_t n)
     return ok;
 }
 
+/* (Batch 1: one stratum, a plain shuffle of the training positions.) */
 static void test_perm_depends_on_seed_epoch(void)
 {
     io_shard a, b, c;
@@ -84,22 +85,22 @@ static void test_perm_depends_on_seed_epoch(void)
     size_t n = a.n_train;
     size_t *e1 = calloc(n, sizeof *e1);
     /* a: epochs 0, 1, 3 in order; b: epoch 3 directly. */
-    io_shard_epoch(&a, 0);
+    io_shard_epoch(&a, 0, 1);
     CU_ASSERT_TRUE(is_permutation(a.perm, n));
-    io_shard_epoch(&a, 1);
+    io_shard_epoch(&a, 1, 1);
     memcpy(e1, a.perm, n * sizeof *e1);
-    io_shard_epoch(&a, 3);
-    io_shard_epoch(&b, 3);
+    io_shard_epoch(&a, 3, 1);
+    io_shard_epoch(&b, 3, 1);
     CU_ASSERT_TRUE(is_permutation(a.perm, n));
     CU_ASSERT_EQUAL(memcmp(a.perm, b.perm, n * sizeof *a.perm), 0);
     /* Redrawing an epoch gives the same order again. */
-    io_shard_epoch(&b, 1);
+    io_shard_epoch(&b, 1, 1);
     CU_ASSERT_EQUAL(memcmp(e1, b.perm, n * sizeof *e1), 0);
     /* Different epochs, different seeds: different orders, and not the
      * identity. */
-    io_shard_epoch(&a, 3);
+    io_shard_epoch(&a, 3, 1);
     CU_ASSERT_NOT_EQUAL(memcmp(e1, a.perm, n * sizeof *e1), 0);
-    io_shard_epoch(&c, 3);
+    io_shard_epoch(&c, 3, 1);
     size_t same = 0, fixed = 0;
     for (size_t i = 0; i < n && i < c.n_train; i++)
         same += a.perm[i] == c.perm[i];
@@ -120,10 +121,10 @@ static void check_epoch(size_t total, size_t parts, size_t batch,
 {
     io_shard one, r[MAX_PARTS];
     plan(&one, total, 0, 1, 99, 0.15);
-    io_shard_epoch(&one, epoch);
+    io_shard_epoch(&one, epoch, batch);
     for (size_t p = 0; p < parts; p++) {
         plan(&r[p], total, p, parts, 99, 0.15);
-        io_shard_epoch(&r[p], epoch);
+        io_shard_epoch(&r[p], epoch, batch);
     }
     size_t n = one.n_train, steps = io_shard_steps(&one, batch);
     CU_ASSERT_EQUAL(steps, (n + batch - 1) / batch);
@@ -190,13 +191,62 @@ static void test_epoch_union(void)
         }
 }
 
+/* Rows per rank per step for global batch B on `parts` ranks of a
+ * 60,000-row file with a 10% validation split, over the first 95% of the
+ * epoch's steps (in the last rounds strata of unequal size run out): the
+ * number of steps where some rank's count is off B/parts, and the largest
+ * deviation. */
+static void balance(size_t batch, size_t parts, size_t *uneven, size_t *worst)
+{
+    io_shard r[MAX_PARTS];
+    for (size_t p = 0; p < parts; p++) {
+        plan(&r[p], 60000, p, parts, 3, 0.1);
+        io_shard_epoch(&r[p], 5, batch);
+    }
+    size_t steps = io_shard_steps(&r[0], batch);
+    *uneven = *worst = 0;
+    for (size_t st = 0; st < steps * 95 / 100; st++) {
+        int off = 0;
+        for (size_t p = 0; p < parts; p++) {
+            size_t k = io_shard_batch(&r[p], batch, st, NULL, NULL, NULL);
+            size_t d = k > batch / parts ? k - batch / parts : batch / parts - k;
+            if (d) off = 1;
+            if (d > *worst) *worst = d;
+        }
+        *uneven += (size_t)off;
+    }
+    for (size_t p = 0; p < parts; p++) io_shard_free(&r[p]);
+}
+
+/* The stratified order gives every rank its share: exactly B/p rows when
+ * p divides the strata (2 and 4 ranks of B = 64 and 128: 64 strata), at
+ * most the share of the two strata a shard boundary cuts otherwise (3
+ * ranks of B = 192: 3 rows each). A plain shuffle gives binomial counts,
+ * 64 +- 5.7 of 128. */
+static void test_balanced_shares(void)
+{
+    size_t uneven, worst;
+    CU_ASSERT_EQUAL(io_shard_strata(128), 64);
+    CU_ASSERT_EQUAL(io_shard_strata(60), 4);
+    CU_ASSERT_EQUAL(io_shard_strata(1), 1);
+    CU_ASSERT_EQUAL(io_shard_strata(1024), IO_SHARD_MAX_STRATA);
+    balance(128, 2, &uneven, &worst);
+    CU_ASSERT_EQUAL(uneven, 0);
+    balance(64, 2, &uneven, &worst);
+    CU_ASSERT_EQUAL(uneven, 0);
+    balance(128, 4, &uneven, &worst);
+    CU_ASSERT_EQUAL(uneven, 0);
+    balance(192, 3, &uneven, &worst);
+    CU_ASSERT(worst <= 6);
+}
+
 static void test_last_batch(void)
 {
     io_shard s;
     io_shard_plan(&s, 250, 0, 250, 5, 0.0);
     CU_ASSERT_EQUAL(s.n_train, 250);
     CU_ASSERT_EQUAL(s.n_val, 0);
-    io_shard_epoch(&s, 2);
+    io_shard_epoch(&s, 2, 100);
     CU_ASSERT_EQUAL(io_shard_steps(&s, 100), 3);
     CU_ASSERT_EQUAL(io_shard_steps(&s, 50), 5);
     CU_ASSERT_EQUAL(io_shard_steps(&s, 250), 1);
@@ -215,7 +265,7 @@ static void test_last_batch(void)
     /* A rank holding [200, 250): global_rows is the global size even when
      * the rank holds few or none of the rows. */
     io_shard_plan(&s, 250, 200, 250, 5, 0.0);
-    io_shard_epoch(&s, 2);
+    io_shard_epoch(&s, 2, 100);
     size_t held = 0;
     for (size_t st = 0; st < 3; st++) {
         size_t k = io_shard_batch(&s, 100, st, local, ids, &g);
@@ -228,13 +278,13 @@ static void test_last_batch(void)
 
     /* An empty rank and an empty training set. */
     io_shard_plan(&s, 10, 10, 10, 5, 0.0);
-    io_shard_epoch(&s, 0);
+    io_shard_epoch(&s, 0, 4);
     CU_ASSERT_EQUAL(io_shard_batch(&s, 4, 2, local, ids, &g), 0);
     CU_ASSERT_EQUAL(g, 2);
     CU_ASSERT_EQUAL(io_shard_max_rows(&s, 4), 0);
     io_shard_free(&s);
     io_shard_plan(&s, 0, 0, 0, 5, 0.5);
-    io_shard_epoch(&s, 0);
+    io_shard_epoch(&s, 0, 4);
     CU_ASSERT_EQUAL(io_shard_steps(&s, 4), 0);
     CU_ASSERT_EQUAL(io_shard_max_rows(&s, 4), 0);
     io_shard_free(&s);
@@ -245,6 +295,7 @@ static const cu_test shard_tests[] = {
     {"permutation from (seed, epoch) only", test_perm_depends_on_seed_epoch},
     {"epoch union over 1..4 ranks", test_epoch_union},
     {"last short batch", test_last_batch},
+    {"every rank gets its share of a batch", test_balanced_shares},
     {NULL, NULL}};
 static const cu_suite suites[] = {{"shard", shard_tests}, {NULL, NULL}};
 

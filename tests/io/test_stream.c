@@ -67,7 +67,7 @@ static void test_single_rank_order(void)
     CU_ASSERT_EQUAL(once, 100); /* every kept window exactly once */
     CU_ASSERT(!seen[100] && !seen[101] && !seen[102]);
     /* The order does not depend on the epoch (no shuffle). */
-    io_shard_epoch(&s, 3);
+    io_shard_epoch(&s, 3, 4);
     epoch_rows *e3 = calloc(1, sizeof *e3);
     CU_ASSERT_FATAL(e3 != NULL);
     collect(&s, B, 0, 1, e3);
