@@ -9,8 +9,8 @@
  * blocks of K steps so that every mode sees the same machine.
  *
  * Loads config, data and model exactly as `axon train` does (trainer/
- * session.c), then runs the step of trainer/train.c (without gradient
- * accumulation or clipping) with a clock around
+ * session.c), then runs the step of trainer/train.c (with its
+ * training.accumulate passes, without clipping) with a clock around
  * each phase: data gather, forward + loss, backward (with the overlapped
  * bucket starts and polls inside it), exposed allreduce (the gradient sum
  * left after backward, plus the small loss-statistics allreduce),
@@ -94,18 +94,27 @@ static int timed_step(tr_session *s, size_t step, double *t)
                yw * sizeof(float));
     }
     nn_model_zero_grad(s->model);
-    double t1 = comm_wtime(), t2 = t1;
+    double t1 = comm_wtime(), fwd = 0;
     nn_loss_stats ls = {0};
-    tr_gradsync_begin(&s->sync, s->comm, s->model);
-    if (n > 0) {
+    /* training.accumulate passes over the local rows, as trainer/train.c:
+     * buckets may start their allreduce during the last pass only. */
+    size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
+    size_t chunk = (n + acc - 1) / acc;
+    if (n == 0) tr_gradsync_begin(&s->sync, s->comm, s->model);
+    for (size_t a = 0; a < n; a += chunk) {
+        size_t m = a + chunk < n ? chunk : n - a;
+        if (a + chunk >= n) tr_gradsync_begin(&s->sync, s->comm, s->model);
+        double ta = comm_wtime();
         nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
-                        .step = s->global_step, .ids = s->ids};
-        const float *y = nn_model_forward(s->model, s->bx, n, &pass);
+                        .step = s->global_step, .ids = s->ids + a};
+        const float *y = nn_model_forward(s->model, s->bx + a * xw, m, &pass);
         size_t ts = s->loss_steps;
-        s->loss->eval(y, s->by, n * ts, s->loss_dim,
-                      1.0f / (float)(global * ts), s->dout, &ls);
-        t2 = comm_wtime();
-        nn_model_backward(s->model, s->bx, s->dout, n);
+        nn_loss_stats part = {0};
+        s->loss->eval(y, s->by + a * yw, m * ts, s->loss_dim,
+                      1.0f / (float)(global * ts), s->dout, &part);
+        ls.sum += part.sum, ls.correct += part.correct, ls.counted += part.counted;
+        fwd += comm_wtime() - ta;
+        nn_model_backward(s->model, s->bx + a * xw, s->dout, m);
     }
     double t3 = comm_wtime();
     double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted, 0.0};
@@ -118,8 +127,8 @@ static int timed_step(tr_session *s, size_t step, double *t)
     s->global_step++;
     double t5 = comm_wtime();
     t[PH_GATHER] = t1 - t0;
-    t[PH_FORWARD] = t2 - t1;
-    t[PH_BACKWARD] = t3 - t2;
+    t[PH_FORWARD] = fwd;
+    t[PH_BACKWARD] = t3 - t1 - fwd;
     t[PH_SYNC] = t4 - t3;
     t[PH_OPTIM] = t5 - t4;
     t[PH_STEP] = t5 - t0;
@@ -133,10 +142,11 @@ static int run_steps(tr_session *s, size_t count,
 {
     size_t per_epoch = io_shard_steps(&s->shard, s->cfg.train.batch_size);
     for (size_t k = 0; k < count; k++, (*pos)++) {
-        if (*pos % per_epoch == 0) { /* as trainer/train.c, accumulate 1 */
+        if (*pos % per_epoch == 0) { /* as trainer/train.c */
+            size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
             io_shard_epoch(&s->shard, *pos / per_epoch, s->cfg.train.batch_size);
             size_t rows = io_shard_max_rows(&s->shard, s->cfg.train.batch_size);
-            tr_reserve(s, rows, rows);
+            tr_reserve(s, rows, (rows + acc - 1) / acc);
         }
         double t[PH_N];
         if (timed_step(s, *pos % per_epoch, t)) return 1;
