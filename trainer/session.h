@@ -113,6 +113,14 @@ void tr_loss_layout(tr_session *s);
  * activations `model_rows` rows of a (micro-)batch; evaluation runs in
  * chunks of at least 64 rows. */
 void tr_reserve(tr_session *s, size_t rows, size_t model_rows);
+/* Training steps (trainer/train.c), shared with tests/bench/bench_step.c:
+ * this rank's rows of step `step` of the current epoch copied into s->bx,
+ * s->by (ids in s->ids); returns their number, *global the global batch's.
+ * Buffers must be reserved for the epoch's largest step. */
+size_t tr_gather_step(tr_session *s, size_t step, size_t *global);
+/* Rows per forward/backward pass for n local rows: n split into
+ * training.accumulate passes (at least 1). */
+size_t tr_pass_rows(const tr_session *s, size_t n);
 void tr_session_free(tr_session *s);
 /* Average m's buffers (batchnorm running statistics: each rank normalised
  * its own rows) across ranks, so every rank holds the same parameters.

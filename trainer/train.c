@@ -45,6 +45,25 @@ static size_t step_rows(tr_session *s, size_t step, size_t *global)
                                  (size_t)s->size, s->local, s->ids, global);
 }
 
+size_t tr_gather_step(tr_session *s, size_t step, size_t *global)
+{
+    size_t n = step_rows(s, step, global);
+    size_t xw = s->train.x_width, yw = s->train.y_width;
+    for (size_t k = 0; k < n; k++) {
+        memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
+               xw * sizeof(float));
+        memcpy(s->by + k * yw, s->train.y + s->local[k] * yw,
+               yw * sizeof(float));
+    }
+    return n;
+}
+
+size_t tr_pass_rows(const tr_session *s, size_t n)
+{
+    size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
+    return n ? (n + acc - 1) / acc : 1;
+}
+
 static void stats_add(tr_stats *a, const tr_stats *b)
 {
     a->loss_sum += b->loss_sum;
@@ -163,18 +182,10 @@ static void clip_gradients(tr_session *s)
 static int train_step(tr_session *s, size_t step, tr_stats *st)
 {
     size_t global = 0;
-    size_t n = step_rows(s, step, &global);
-    size_t xw = s->train.x_width, yw = s->train.y_width;
-    for (size_t k = 0; k < n; k++) {
-        memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
-               xw * sizeof(float));
-        memcpy(s->by + k * yw, s->train.y + s->local[k] * yw,
-               yw * sizeof(float));
-    }
+    size_t n = tr_gather_step(s, step, &global);
     nn_model_zero_grad(s->model);
     tr_stats ls = {0};
-    size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
-    size_t chunk = (n + acc - 1) / acc;
+    size_t chunk = tr_pass_rows(s, n);
     /* Buckets of the gradient may start their allreduce during the last
      * micro-batch's backward (every rank calls begin once per step). */
     for (size_t a = 0; a < n; a += chunk) {
@@ -271,8 +282,7 @@ static int run_epochs(tr_session *s)
                                                   NULL)
                           : io_shard_max_rows(&s->shard, tc->batch_size);
         /* activations are needed for one micro-batch at a time */
-        size_t acc = tc->accumulate ? tc->accumulate : 1;
-        tr_reserve(s, rows, (rows + acc - 1) / acc);
+        tr_reserve(s, rows, tr_pass_rows(s, rows));
         tr_stats ep = {0}, win = {0};
         double te = comm_wtime(), tw = te, rows_w = 0, rows_e = 0;
         size_t first = s->step_in_epoch;

@@ -84,22 +84,15 @@ static size_t vm_hwm(void)
 static int timed_step(tr_session *s, size_t step, double *t)
 {
     double t0 = comm_wtime();
-    size_t B = s->cfg.train.batch_size, global = 0;
-    size_t n = io_shard_batch(&s->shard, B, step, s->local, s->ids, &global);
+    size_t global = 0;
+    size_t n = tr_gather_step(s, step, &global);
     size_t xw = s->train.x_width, yw = s->train.y_width;
-    for (size_t k = 0; k < n; k++) {
-        memcpy(s->bx + k * xw, s->train.x + s->local[k] * xw,
-               xw * sizeof(float));
-        memcpy(s->by + k * yw, s->train.y + s->local[k] * yw,
-               yw * sizeof(float));
-    }
     nn_model_zero_grad(s->model);
     double t1 = comm_wtime(), fwd = 0;
     nn_loss_stats ls = {0};
     /* training.accumulate passes over the local rows, as trainer/train.c:
      * buckets may start their allreduce during the last pass only. */
-    size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
-    size_t chunk = (n + acc - 1) / acc;
+    size_t chunk = tr_pass_rows(s, n);
     if (n == 0) tr_gradsync_begin(&s->sync, s->comm, s->model);
     for (size_t a = 0; a < n; a += chunk) {
         size_t m = a + chunk < n ? chunk : n - a;
@@ -143,10 +136,9 @@ static int run_steps(tr_session *s, size_t count,
     size_t per_epoch = io_shard_steps(&s->shard, s->cfg.train.batch_size);
     for (size_t k = 0; k < count; k++, (*pos)++) {
         if (*pos % per_epoch == 0) { /* as trainer/train.c */
-            size_t acc = s->cfg.train.accumulate ? s->cfg.train.accumulate : 1;
             io_shard_epoch(&s->shard, *pos / per_epoch, s->cfg.train.batch_size);
             size_t rows = io_shard_max_rows(&s->shard, s->cfg.train.batch_size);
-            tr_reserve(s, rows, (rows + acc - 1) / acc);
+            tr_reserve(s, rows, tr_pass_rows(s, rows));
         }
         double t[PH_N];
         if (timed_step(s, *pos % per_epoch, t)) return 1;
