@@ -82,7 +82,7 @@ $(AXON): $(call obj,$(TR_SRC)) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
 
 $(BIN)/tests/nn_%: $(BUILD)/obj/tests/nn/%.o $(BUILD)/obj/tests/cu.o $(LIB_NN)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lz -lm
 $(BIN)/tests/io_%: $(BUILD)/obj/tests/io/%.o $(BUILD)/obj/tests/cu.o $(LIB_IO) $(LIB_NN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)

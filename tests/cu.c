@@ -2,6 +2,7 @@
 #include "tests/cu.h"
 
 #include "nn/check.h"
+#include "nn/rng.h"
 #include "nn/spec.h"
 
 #include <CUnit/Basic.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h> /* gzopen */
 
 static char tmpdir[256];
 
@@ -33,6 +35,40 @@ const char *cu_tmpdir(void)
         atexit(remove_tmpdir);
     }
     return tmpdir;
+}
+
+const char *cu_tmp_path(const char *name)
+{
+    static char buf[8][512];
+    static int next;
+    char *p = buf[next++ % 8];
+    snprintf(p, sizeof buf[0], "%s/%s", cu_tmpdir(), name);
+    return p;
+}
+
+void cu_write_bytes(const char *path, const void *data, size_t n, int gz)
+{
+    if (gz) {
+        gzFile g = gzopen(path, "wb");
+        CU_ASSERT_FATAL(g != NULL);
+        CU_ASSERT_FATAL(n == 0 || gzwrite(g, data, (unsigned)n) == (int)n);
+        CU_ASSERT_FATAL(gzclose(g) == Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        CU_ASSERT_FATAL(f != NULL);
+        CU_ASSERT_FATAL(fwrite(data, 1, n, f) == n);
+        CU_ASSERT_FATAL(fclose(f) == 0);
+    }
+}
+
+float *cu_rand_floats(size_t n, uint64_t seed, double lo, double hi)
+{
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    float *v = nn_xalloc_floats(n);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(lo + (hi - lo) * nn_rng_uniform(&rng));
+    return v;
 }
 
 int cu_main(const char *program, const cu_suite *suites)

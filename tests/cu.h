@@ -7,6 +7,9 @@
 #ifndef TESTS_CU_H
 #define TESTS_CU_H
 
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+
 #include <CUnit/CUnit.h>
 
 typedef struct cu_test {
@@ -31,5 +34,16 @@ void cu_spec_make(struct nn_spec *s, const char *name, const char *type,
 /* Fresh temporary directory for this test program (created once,
  * removed at exit). */
 const char *cu_tmpdir(void);
+
+/* cu_tmpdir()/name, in one of 8 rotating buffers (valid for the next 7
+ * calls). */
+const char *cu_tmp_path(const char *name);
+
+/* Write n bytes to path, gzip-compressed when gz (fatal assertions). */
+void cu_write_bytes(const char *path, const void *data, size_t n, int gz);
+
+/* n floats uniform in [lo, hi) from a generator seeded with seed
+ * (nn_xalloc_floats: the caller frees). */
+float *cu_rand_floats(size_t n, uint64_t seed, double lo, double hi);
 
 #endif

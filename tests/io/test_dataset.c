@@ -9,7 +9,6 @@
 #include <stdlib.h> /* free */
 #include <string.h> /* strstr, strerror */
 #include <unistd.h> /* access */
-#include <zlib.h>   /* gzopen */
 
 #include "tests/cu.h"
 
@@ -18,34 +17,9 @@
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", cu_tmpdir(), name);
-    return p;
-}
-
-/* Write n bytes to path, gzip-compressed when gz. */
-static void write_bytes(const char *path, const void *data, size_t n, int gz)
-{
-    if (gz) {
-        gzFile g = gzopen(path, "wb");
-        CU_ASSERT_FATAL(g != NULL);
-        CU_ASSERT_FATAL(n == 0 || gzwrite(g, data, (unsigned)n) == (int)n);
-        CU_ASSERT_FATAL(gzclose(g) == Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        CU_ASSERT_FATAL(f != NULL);
-        CU_ASSERT_FATAL(fwrite(data, 1, n, f) == n);
-        CU_ASSERT_FATAL(fclose(f) == 0);
-    }
-}
-
 static void write_text(const char *path, const char *text, int gz)
 {
-    write_bytes(path, text, strlen(text), gz);
+    cu_write_bytes(path, text, strlen(text), gz);
 }
 
 static size_t put_be32(unsigned char *p, unsigned v)
@@ -81,7 +55,7 @@ static void write_idx_raw(const char *path, unsigned type, unsigned count,
         sample *= dims[i];
     }
     for (size_t t = 0; t < data_n; t++) b[k++] = pix(t / sample, t % sample);
-    write_bytes(path, b, k, gz);
+    cu_write_bytes(path, b, k, gz);
     free(b);
 }
 
@@ -99,7 +73,7 @@ static void write_labels(const char *path, unsigned n, int gz)
     put_be32(b, 0x00000801);
     put_be32(b + 4, n);
     for (unsigned i = 0; i < n; i++) b[8 + i] = (unsigned char)((i * 3) % 10);
-    write_bytes(path, b, 8 + n, gz);
+    cu_write_bytes(path, b, 8 + n, gz);
     free(b);
 }
 
@@ -137,7 +111,7 @@ static void check_images(const float *x, size_t lo, size_t hi, size_t w)
 
 static void idx_whole(int gz)
 {
-    const char *p = tmp_path(gz ? "whole.idx.gz" : "whole.idx");
+    const char *p = cu_tmp_path(gz ? "whole.idx.gz" : "whole.idx");
     write_images(p, 7, 3, 4, gz);
     size_t total = 0;
     nn_shape s;
@@ -157,7 +131,7 @@ static void test_idx_whole_gzip(void) { idx_whole(1); }
 static void test_idx_rows(void)
 {
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "rows.idx.gz" : "rows.idx");
+        const char *p = cu_tmp_path(gz ? "rows.idx.gz" : "rows.idx");
         write_images(p, 50, 5, 3, gz);
         size_t ranges[][2] = {{0, 1}, {2, 5}, {17, 50}, {49, 50}, {10, 10}};
         for (size_t r = 0; r < 5; r++) {
@@ -177,7 +151,7 @@ static void test_idx_rows(void)
 
 static void test_idx_labels_and_dims(void)
 {
-    const char *p = tmp_path("labels.idx");
+    const char *p = cu_tmp_path("labels.idx");
     write_labels(p, 23, 0);
     size_t total = 0;
     nn_shape s;
@@ -192,14 +166,14 @@ static void test_idx_labels_and_dims(void)
 
     /* 2 dims -> [F]; 4 dims -> [C, H, W]. */
     unsigned d2[1] = {6}, d4[3] = {2, 3, 4};
-    p = tmp_path("vec.idx");
+    p = cu_tmp_path("vec.idx");
     write_idx_raw(p, 0x08, 5, d2, 1, 30, 0);
     CU_ASSERT_EQUAL_FATAL(idx_read(p, 0, (size_t)-1, &total, &s, &y, &err),
                           0);
     CU_ASSERT_TRUE(nn_shape_eq(s, nn_shape_1d(6)));
     check_images(y, 0, 5, 6);
     free(y);
-    p = tmp_path("chw.idx.gz");
+    p = cu_tmp_path("chw.idx.gz");
     write_idx_raw(p, 0x08, 3, d4, 3, 72, 1);
     CU_ASSERT_EQUAL_FATAL(idx_read(p, 1, 3, &total, &s, &y, &err), 0);
     CU_ASSERT_TRUE(nn_shape_eq(s, nn_shape_3d(2, 3, 4)));
@@ -229,42 +203,42 @@ static void test_idx_bad_header(void)
     put_be32(b + 4, 1);
     put_be32(b + 8, 1);
     put_be32(b + 12, 1);
-    const char *p = tmp_path("magic.idx");
-    write_bytes(p, b, 16, 0);
+    const char *p = cu_tmp_path("magic.idx");
+    cu_write_bytes(p, b, 16, 0);
     expect_idx_error(p, 0, (size_t)-1, "bad magic 0x12340803");
 
     unsigned dims[2] = {2, 2};
-    p = tmp_path("float.idx");
+    p = cu_tmp_path("float.idx");
     write_idx_raw(p, 0x0D, 3, dims, 2, 12 * 4, 0);
     expect_idx_error(p, 0, (size_t)-1, "element type 0x0d");
 
     unsigned zero[2] = {4, 0};
-    p = tmp_path("zero.idx");
+    p = cu_tmp_path("zero.idx");
     write_idx_raw(p, 0x08, 3, zero, 2, 0, 0);
     expect_idx_error(p, 0, (size_t)-1, "dimension 2 is 0");
-    p = tmp_path("zero-count.idx.gz");
+    p = cu_tmp_path("zero-count.idx.gz");
     write_idx_raw(p, 0x08, 0, dims, 2, 0, 1);
     expect_idx_error(p, 0, (size_t)-1, "dimension 0 is 0");
 
     /* Dimension counts 0 and 5. */
     put_be32(b, 0x00000800);
-    p = tmp_path("nodims.idx");
-    write_bytes(p, b, 4, 0);
+    p = cu_tmp_path("nodims.idx");
+    cu_write_bytes(p, b, 4, 0);
     expect_idx_error(p, 0, (size_t)-1, "dimension count 0");
     put_be32(b, 0x00000805);
-    p = tmp_path("fivedims.idx");
-    write_bytes(p, b, 16, 0);
+    p = cu_tmp_path("fivedims.idx");
+    cu_write_bytes(p, b, 16, 0);
     expect_idx_error(p, 0, (size_t)-1, "dimension count 5");
 
     /* Header cut short. */
-    p = tmp_path("short-header.idx");
-    write_bytes(p, "\0\0\x08\x03\0\0", 6, 0);
+    p = cu_tmp_path("short-header.idx");
+    cu_write_bytes(p, "\0\0\x08\x03\0\0", 6, 0);
     expect_idx_error(p, 0, (size_t)-1,
                      "truncated: expected 12 bytes of IDX dimensions, got 2");
 
     /* Dimensions whose product overflows 64 bits. */
     unsigned big[3] = {0xffffffffu, 0xffffffffu, 0xffffffffu};
-    p = tmp_path("overflow.idx");
+    p = cu_tmp_path("overflow.idx");
     write_idx_raw(p, 0x08, 2, big, 3, 0, 0);
     expect_idx_error(p, 0, (size_t)-1, "overflows");
 }
@@ -275,11 +249,11 @@ static void test_idx_bad_header(void)
 static void test_idx_huge_count(void)
 {
     unsigned dims[2] = {28, 28};
-    const char *p = tmp_path("huge.idx");
+    const char *p = cu_tmp_path("huge.idx");
     write_idx_raw(p, 0x08, 0xffffffffu, dims, 2, 100, 0);
     expect_idx_error(p, 0, (size_t)-1, "truncated: expected");
     expect_idx_error(p, 0, 1, "truncated: expected");
-    p = tmp_path("huge.idx.gz");
+    p = cu_tmp_path("huge.idx.gz");
     write_idx_raw(p, 0x08, 0xffffffffu, dims, 2, 100, 1);
     expect_idx_error(p, 0, (size_t)-1, "truncated: expected 3367254359280 "
                                        "bytes of data for samples "
@@ -291,18 +265,18 @@ static void test_idx_truncated(void)
 {
     /* Plain: 10 images of 8 bytes declared, 75 data bytes present. */
     unsigned dims[2] = {2, 4};
-    const char *p = tmp_path("cut.idx");
+    const char *p = cu_tmp_path("cut.idx");
     write_idx_raw(p, 0x08, 10, dims, 2, 75, 0);
     expect_idx_error(p, 0, 2, "truncated: expected 96 bytes of header and "
                               "10 samples x 8 bytes, got 91");
     /* Trailing bytes beyond the declared samples. */
-    p = tmp_path("long.idx");
+    p = cu_tmp_path("long.idx");
     write_idx_raw(p, 0x08, 9, dims, 2, 75, 0);
     expect_idx_error(p, 0, 2, "3 bytes after the 9 samples");
 
     /* Gzip cut in the middle of the compressed stream: the first rows are
      * readable, reading through the cut is "truncated". */
-    const char *full = tmp_path("full.idx.gz");
+    const char *full = cu_tmp_path("full.idx.gz");
     write_images(full, 2000, 16, 16, 1);
     FILE *f = fopen(full, "rb");
     CU_ASSERT_FATAL(f != NULL);
@@ -310,8 +284,8 @@ static void test_idx_truncated(void)
     size_t n = fread(comp, 1, sizeof comp, f);
     fclose(f);
     CU_ASSERT_FATAL(n > 1000 && n < sizeof comp);
-    p = tmp_path("cut.idx.gz");
-    write_bytes(p, comp, n / 2, 0);
+    p = cu_tmp_path("cut.idx.gz");
+    cu_write_bytes(p, comp, n / 2, 0);
     size_t total = 0;
     nn_shape s;
     float *x = NULL;
@@ -324,18 +298,18 @@ static void test_idx_truncated(void)
                      "[0, 2000), got ");
     expect_idx_error(p, 1990, 2000, "truncated");
     /* A gzip file cut inside its header. */
-    p = tmp_path("cut-header.idx.gz");
-    write_bytes(p, comp, 5, 0);
+    p = cu_tmp_path("cut-header.idx.gz");
+    cu_write_bytes(p, comp, 5, 0);
     expect_idx_error(p, 0, (size_t)-1, "truncated: expected 4 bytes of IDX "
                                        "magic, got 0");
 }
 
 static void test_idx_missing_and_range(void)
 {
-    const char *p = tmp_path("does-not-exist.idx");
+    const char *p = cu_tmp_path("does-not-exist.idx");
     expect_idx_error(p, 0, (size_t)-1, strerror(ENOENT));
     expect_idx_error(cu_tmpdir(), 0, (size_t)-1, "not a regular file");
-    p = tmp_path("range.idx");
+    p = cu_tmp_path("range.idx");
     write_images(p, 5, 2, 2, 0);
     expect_idx_error(p, 3, 6, "rows [3, 6) requested, file has 5");
     expect_idx_error(p, 4, 3, "rows [4, 3) requested");
@@ -390,8 +364,8 @@ static void check_concat(const io_data_cfg *cfg, io_split split,
 static void test_load_idx(void)
 {
     for (int gz = 0; gz < 2; gz++) {
-        const char *img = tmp_path(gz ? "ds-img.gz" : "ds-img");
-        const char *lab = tmp_path(gz ? "ds-lab.gz" : "ds-lab");
+        const char *img = cu_tmp_path(gz ? "ds-img.gz" : "ds-img");
+        const char *lab = cu_tmp_path(gz ? "ds-lab.gz" : "ds-lab");
         write_images(img, 11, 2, 3, gz);
         write_labels(lab, 11, gz);
         io_data_cfg cfg = idx_cfg(img, lab);
@@ -430,8 +404,8 @@ static void test_load_idx(void)
 
 static void test_load_idx_errors(void)
 {
-    const char *img = tmp_path("mm-img");
-    const char *lab = tmp_path("mm-lab");
+    const char *img = cu_tmp_path("mm-img");
+    const char *lab = cu_tmp_path("mm-lab");
     write_images(img, 12, 2, 2, 0);
     write_labels(lab, 13, 1);
     io_data_cfg cfg = idx_cfg(img, lab);
@@ -447,13 +421,13 @@ static void test_load_idx_errors(void)
     rc = io_dataset_load(&d, &cfg, IO_SPLIT_TRAIN, 0, 1, &err);
     expect_data_error(rc, &err, lab, "one byte per sample");
 
-    const char *missing = tmp_path("no-labels");
+    const char *missing = cu_tmp_path("no-labels");
     cfg.train_labels = (char *)missing;
     rc = io_dataset_load(&d, &cfg, IO_SPLIT_TRAIN, 0, 1, &err);
     expect_data_error(rc, &err, missing, strerror(ENOENT));
 
     /* The data of a shard are missing although the header is fine. */
-    const char *cut = tmp_path("shard-cut.gz");
+    const char *cut = cu_tmp_path("shard-cut.gz");
     write_labels(lab, 12, 0);
     unsigned dims[2] = {2, 2};
     write_idx_raw(cut, 0x08, 12, dims, 2, 30, 1);
@@ -485,7 +459,7 @@ static int csv_read(const char *path, size_t skip, int header, size_t *rows,
 static void test_csv_values(void)
 {
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "v.csv.gz" : "v.csv");
+        const char *p = cu_tmp_path(gz ? "v.csv.gz" : "v.csv");
         write_text(p, "1,2.5,-3\n4e2, 5 ,0.125\n-0,7,8", gz);
         size_t rows = 0, cols = 0;
         float *v = NULL;
@@ -501,7 +475,7 @@ static void test_csv_values(void)
 
 static void test_csv_header_skip_crlf(void)
 {
-    const char *p = tmp_path("h.csv");
+    const char *p = cu_tmp_path("h.csv");
     write_text(p,
                "# produced by a tool\r\n"
                "count,2\r\n"
@@ -520,13 +494,13 @@ static void test_csv_header_skip_crlf(void)
     for (size_t i = 0; i < 6; i++) CU_ASSERT_EQUAL(v[i], (float)(i + 1));
     free(v);
     /* A UTF-8 byte-order mark before the header is not part of it. */
-    p = tmp_path("bom.csv");
+    p = cu_tmp_path("bom.csv");
     write_text(p, "\xEF\xBB\xBF" "1.5,2\n3,4\n", 0);
     CU_ASSERT_EQUAL_FATAL(csv_read(p, 0, 0, &rows, &cols, &v, &err), 0);
     CU_ASSERT_EQUAL(rows, 2);
     CU_ASSERT_EQUAL(v[0], 1.5f);
     free(v);
-    p = tmp_path("h.csv");
+    p = cu_tmp_path("h.csv");
     /* Without skipping, the comment line is the header (1 column) and the
      * count line a ragged row. */
     int rc = csv_read(p, 0, 1, &rows, &cols, &v, &err);
@@ -536,7 +510,7 @@ static void test_csv_header_skip_crlf(void)
 static void expect_csv_error(const char *name, const char *text,
                              size_t skip, int header, const char *what)
 {
-    const char *p = tmp_path(name);
+    const char *p = cu_tmp_path(name);
     write_text(p, text, 0);
     size_t rows = 0, cols = 0;
     float *v = (float *)&rows;
@@ -551,7 +525,7 @@ static void test_csv_errors(void)
 {
     char want[600];
     snprintf(want, sizeof want, "%s:3: column 2: not a number: 'abc'",
-             tmp_path("nan.csv"));
+             cu_tmp_path("nan.csv"));
     expect_csv_error("nan.csv", "x,y,z\n1,2,3\n4,abc,6\n", 0, 1, want);
     expect_csv_error("empty-cell.csv", "1,2\n3,\n", 0, 0,
                      ":2: column 2: not a number: ''");
@@ -578,7 +552,7 @@ static void test_csv_errors(void)
     for (int r = 0; k + 32 < sizeof big; r++)
         k += (size_t)snprintf(big + k, sizeof big - k, "%d,%d.5,%d\n", r,
                               r * 7 % 13, r % 5);
-    const char *full = tmp_path("full.csv.gz");
+    const char *full = cu_tmp_path("full.csv.gz");
     write_text(full, big, 1);
     FILE *f = fopen(full, "rb");
     CU_ASSERT_FATAL(f != NULL);
@@ -586,8 +560,8 @@ static void test_csv_errors(void)
     size_t n = fread(comp, 1, sizeof comp, f);
     fclose(f);
     CU_ASSERT_FATAL(n > 100);
-    const char *p = tmp_path("cut.csv.gz");
-    write_bytes(p, comp, n / 2, 0);
+    const char *p = cu_tmp_path("cut.csv.gz");
+    cu_write_bytes(p, comp, n / 2, 0);
     size_t rows, cols;
     float *v = (float *)&rows;
     nn_error err;
@@ -598,7 +572,7 @@ static void test_csv_errors(void)
     CU_ASSERT_EQUAL(cols, 3);
     free(v);
 
-    p = tmp_path("absent.csv");
+    p = cu_tmp_path("absent.csv");
     expect_data_error(csv_read(p, 0, 0, &rows, &cols, &v, &err), &err, p,
                       strerror(ENOENT));
 }
@@ -629,7 +603,7 @@ static const char *table_csv(void)
 
 static void test_load_csv_targets(void)
 {
-    const char *p = tmp_path("table.csv.gz");
+    const char *p = cu_tmp_path("table.csv.gz");
     write_text(p, table_csv(), 1);
     /* target_column 1, 2 targets: x = c0,c3,c4; y = c1,c2. */
     io_data_cfg cfg = csv_cfg(p, 1, 2);
@@ -703,7 +677,7 @@ static void test_load_csv_targets(void)
 
 static void test_normalize(void)
 {
-    const char *p = tmp_path("norm.csv");
+    const char *p = cu_tmp_path("norm.csv");
     write_text(p, "1,5,2,0\n3,5,4,1\n8,5,-6,0\n", 0);
     io_data_cfg cfg = csv_cfg(p, -1, 1);
     io_dataset d;

@@ -9,7 +9,6 @@
 #include <stdlib.h> /* free, malloc */
 #include <string.h> /* strstr, strlen, memcmp */
 #include <unistd.h> /* access */
-#include <zlib.h>   /* gzopen */
 
 #include "io/config.h"
 #include "tests/cu.h"
@@ -18,34 +17,10 @@
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[8][512];
-    static int next;
-    char *p = buf[next++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", cu_tmpdir(), name);
-    return p;
-}
-
-static void write_bytes(const char *path, const char *data, size_t n, int gz)
-{
-    if (gz) {
-        gzFile g = gzopen(path, "wb");
-        CU_ASSERT_FATAL(g != NULL);
-        CU_ASSERT_FATAL(n == 0 || gzwrite(g, data, (unsigned)n) == (int)n);
-        CU_ASSERT_FATAL(gzclose(g) == Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        CU_ASSERT_FATAL(f != NULL);
-        CU_ASSERT_FATAL(fwrite(data, 1, n, f) == n);
-        CU_ASSERT_FATAL(fclose(f) == 0);
-    }
-}
-
 static const char *write_file(const char *name, const char *text, int gz)
 {
-    const char *p = tmp_path(name);
-    write_bytes(p, text, strlen(text), gz);
+    const char *p = cu_tmp_path(name);
+    cu_write_bytes(p, text, strlen(text), gz);
     return p;
 }
 
@@ -265,7 +240,7 @@ static void test_errors(void)
                     NN_EXIT_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "shorttest.txt"));
     /* a missing file */
-    c.train = (char *)tmp_path("no-such.txt");
+    c.train = (char *)cu_tmp_path("no-such.txt");
     CU_ASSERT_EQUAL(io_dataset_load(&d, &c, IO_SPLIT_TRAIN, 0, 1, &err),
                     NN_EXIT_DATA);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no-such.txt"));

@@ -16,23 +16,6 @@
 
 /* ---- fixtures ---------------------------------------------------------- */
 
-static const char *tmp_path(const char *name)
-{
-    static char buf[4][512];
-    static int next;
-    char *p = buf[next++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", cu_tmpdir(), name);
-    return p;
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    CU_ASSERT_FATAL(f != NULL);
-    CU_ASSERT_FATAL(fwrite(data, 1, n, f) == n);
-    CU_ASSERT_FATAL(fclose(f) == 0);
-}
-
 static unsigned char pix(size_t i, size_t j)
 {
     return (unsigned char)((i * 41 + j * 7 + 3) % 256);
@@ -47,7 +30,7 @@ static void write_images(const char *path, unsigned n, unsigned h, unsigned w)
     for (int i = 0; i < 4; i++)
         for (int s = 24; s >= 0; s -= 8) b[k++] = (unsigned char)(hdr[i] >> s);
     for (size_t t = 0; t < sz; t++) b[k++] = pix(t / (h * w), t % (h * w));
-    write_file(path, b, k);
+    cu_write_bytes(path, b, k, 0);
     free(b);
 }
 
@@ -60,7 +43,7 @@ static void write_labels(const char *path, unsigned n)
     for (int i = 0; i < 2; i++)
         for (int s = 24; s >= 0; s -= 8) b[k++] = (unsigned char)(hdr[i] >> s);
     for (unsigned i = 0; i < n; i++) b[k++] = (unsigned char)(i % 10);
-    write_file(path, b, k);
+    cu_write_bytes(path, b, k, 0);
     free(b);
 }
 
@@ -80,12 +63,12 @@ static io_data_cfg base_cfg(const char *format, const char *train)
 
 static void test_idx_target_input(void)
 {
-    const char *img = tmp_path("ae-img");
+    const char *img = cu_tmp_path("ae-img");
     write_images(img, 9, 2, 3);
     io_data_cfg cfg = base_cfg("idx", img);
     cfg.target = "input";
     /* No labels file is opened: a path that does not exist is no error. */
-    cfg.train_labels = (char *)tmp_path("does-not-exist");
+    cfg.train_labels = (char *)cu_tmp_path("does-not-exist");
     cfg.test_labels = cfg.train_labels;
     for (int split = 0; split < 2; split++) {
         for (size_t part = 0; part < 2; part++) {
@@ -124,9 +107,9 @@ static void test_idx_target_input(void)
 
 static void test_csv_target_input(void)
 {
-    const char *path = tmp_path("ae.csv");
+    const char *path = cu_tmp_path("ae.csv");
     const char *text = "a,b,c\n1,2,3\n4,5,6\n7,8,9\n";
-    write_file(path, text, strlen(text));
+    cu_write_bytes(path, text, strlen(text), 0);
     io_data_cfg cfg = base_cfg("csv", path);
     cfg.header = 1;
     cfg.target = "input";
@@ -195,7 +178,7 @@ static size_t labelled_rows(const char *img, const char *lab, size_t n,
 static void test_keep_labels(void)
 {
     enum { N = 500 };
-    const char *img = tmp_path("sl-img"), *lab = tmp_path("sl-lab");
+    const char *img = cu_tmp_path("sl-img"), *lab = cu_tmp_path("sl-lab");
     write_images(img, N, 1, 2);
     write_labels(lab, N);
     io_shard sh;

@@ -54,16 +54,6 @@ static int layer_make(nn_layer *l, const char *type, const char *const *kv,
     return 0;
 }
 
-static float *rand_floats(size_t n, uint64_t seed, float lo, float hi)
-{
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
-    float *v = nn_xalloc_floats(n);
-    for (size_t i = 0; i < n; i++)
-        v[i] = lo + (hi - lo) * (float)nn_rng_uniform(&rng);
-    return v;
-}
-
 /* n distinct values, spaced 0.05 apart, in shuffled order: maxima are
  * unique and stay so under perturbations much smaller than 0.025. */
 static float *distinct_floats(size_t n, uint64_t seed)
@@ -203,8 +193,8 @@ static void test_maxpool_wide_rows(void)
     nn_shape in = nn_shape_3d(3, 4, 19); /* OW = 9, one column left over */
     CU_ASSERT_EQUAL_FATAL(layer_make(&l, "maxpool2d", kv, in, 2, &err), 0);
     size_t nin = 2 * nn_shape_size(in), nout = 2 * nn_shape_size(l.out);
-    float *x = rand_floats(nin, 21, -2, 2), *y = nn_xalloc_floats(nout);
-    float *dy = rand_floats(nout, 22, -1, 1), *dx = nn_xalloc_floats(nin);
+    float *x = cu_rand_floats(nin, 21, -2, 2), *y = nn_xalloc_floats(nout);
+    float *dy = cu_rand_floats(nout, 22, -1, 1), *dx = nn_xalloc_floats(nin);
     for (size_t i = 0; i < nin; i++) x[i] = roundf(x[i]); /* ties */
     x[19 + 4] = NAN; /* second row of window (0, 2) of sample 0 */
     nn_pass pass = {1, 0, 0, NULL};
@@ -246,7 +236,7 @@ static void test_pool_overlap(void)
     CU_ASSERT_EQUAL_FATAL(layer_make(&mx, "maxpool2d", kv, in, 2, &err), 0);
     CU_ASSERT_EQUAL_FATAL(layer_make(&av, "avgpool2d", kv, in, 2, &err), 0);
     CU_ASSERT_TRUE_FATAL(nn_shape_eq(mx.out, nn_shape_3d(2, 3, 3)));
-    float *x = rand_floats(2 * 40, 3, -1, 1);
+    float *x = cu_rand_floats(2 * 40, 3, -1, 1);
     float ym[36], ya[36];
     nn_pass pass = {0, 0, 0, NULL};
     mx.ops->forward(&mx, x, ym, 2, &pass);
@@ -367,7 +357,7 @@ static void conv_forward_case(const conv_cfg *c, const char *algo)
         for (size_t m = 0; m < c->M; m++) b[m] = 0.1f * (float)m - 0.15f;
     }
     size_t nin = c->n * c->C * c->H * c->W, nout = c->n * c->M * OH * OW;
-    float *x = rand_floats(nin, 11 + c->C, -1, 1);
+    float *x = cu_rand_floats(nin, 11 + c->C, -1, 1);
     float *y = nn_xalloc_floats(nout);
     double *ref = nn_xmalloc(nout * sizeof *ref);
     nn_pass pass = {0, 0, 0, NULL};
@@ -430,7 +420,7 @@ static void test_conv_gradcheck(void)
             nn_layer l;
             nn_error err;
             CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, *a, &err), 0);
-            float *x = rand_floats(c->n * c->C * c->H * c->W, 5 + i, -1, 1);
+            float *x = cu_rand_floats(c->n * c->C * c->H * c->W, 5 + i, -1, 1);
             nn_gradcheck_result res;
             CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, c->n, &pass, &o, 9 + i, &res));
             CU_ASSERT_TRUE(res.checked >= l.n_params);
@@ -457,7 +447,7 @@ static void test_conv_gradcheck_chunks(void)
         nn_layer l;
         nn_error err;
         CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, "im2col", &err), 0);
-        float *x = rand_floats(c->n * c->C * c->H * c->W, 77, -1, 1);
+        float *x = cu_rand_floats(c->n * c->C * c->H * c->W, 77, -1, 1);
         nn_gradcheck_result res;
         CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, c->n, &pass, &o, 5, &res));
         report("conv2d chunks", &res);
@@ -479,7 +469,7 @@ static void test_conv_partial_batches(void)
         nn_pass pass = {1, 0, 0, NULL};
         size_t sizes[3] = {40, 17, 1};
         for (size_t k = 0; k < 3; k++) {
-            float *x = rand_floats(sizes[k] * nn_shape_size(l.in), k, -1, 1);
+            float *x = cu_rand_floats(sizes[k] * nn_shape_size(l.in), k, -1, 1);
             nn_gradcheck_result res;
             CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, sizes[k], &pass, &o, k, &res));
             report("conv2d partial", &res);
@@ -496,7 +486,7 @@ static void conv_grad_accumulates(const conv_cfg *c, const char *algo)
     nn_error err;
     CU_ASSERT_EQUAL_FATAL(conv_make_algo(&l, c, c->n, algo, &err), 0);
     size_t nin = c->n * nn_shape_size(l.in), nout = c->n * nn_shape_size(l.out);
-    float *x = rand_floats(nin, 1, -1, 1), *dy = rand_floats(nout, 2, -1, 1);
+    float *x = cu_rand_floats(nin, 1, -1, 1), *dy = cu_rand_floats(nout, 2, -1, 1);
     float *y = nn_xalloc_floats(nout);
     float *g1 = nn_xalloc_floats(l.n_params);
     nn_pass pass = {1, 0, 0, NULL};
@@ -575,7 +565,7 @@ static void test_flatten(void)
     CU_ASSERT_EQUAL_FATAL(layer_make(&l, "flatten", NULL, in, 2, &err), 0);
     CU_ASSERT_TRUE(nn_shape_eq(l.out, nn_shape_1d(24)));
     CU_ASSERT_EQUAL(l.n_params, 0);
-    float *x = rand_floats(48, 8, -1, 1), y[48];
+    float *x = cu_rand_floats(48, 8, -1, 1), y[48];
     nn_pass pass = {0, 0, 0, NULL};
     l.ops->forward(&l, x, y, 2, &pass);
     CU_ASSERT_EQUAL(memcmp(x, y, sizeof y), 0);
@@ -595,7 +585,7 @@ static void test_dropout_eval_identity(void)
     nn_layer l;
     nn_error err;
     CU_ASSERT_EQUAL_FATAL(layer_make(&l, "dropout", kv, nn_shape_1d(50), 4, &err), 0);
-    float *x = rand_floats(200, 1, -1, 1), *dy = rand_floats(200, 2, -1, 1);
+    float *x = cu_rand_floats(200, 1, -1, 1), *dy = cu_rand_floats(200, 2, -1, 1);
     float y[200], dx[200];
     nn_pass pass = {0, 7, 3, NULL};
     l.ops->forward(&l, x, y, 4, &pass);
@@ -613,9 +603,9 @@ static void test_dropout_training(void)
     nn_layer l;
     nn_error err;
     CU_ASSERT_EQUAL_FATAL(layer_make(&l, "dropout", kv, nn_shape_1d(w), n, &err), 0);
-    float *x = rand_floats(n * w, 1, 0.5f, 1.5f); /* never zero */
+    float *x = cu_rand_floats(n * w, 1, 0.5f, 1.5f); /* never zero */
     float *y = nn_xalloc_floats(n * w), *dx = nn_xalloc_floats(n * w);
-    float *dy = rand_floats(n * w, 2, -1, 1);
+    float *dy = cu_rand_floats(n * w, 2, -1, 1);
     uint64_t ids[8] = {100, 3, 57, 8, 9, 1000, 12, 4};
     nn_pass pass = {1, 123, 5, ids};
     l.ops->forward(&l, x, y, n, &pass);
@@ -703,7 +693,7 @@ static void test_dropout_gradcheck(void)
     CU_ASSERT_EQUAL_FATAL(layer_make(&l, "dropout", kv, nn_shape_3d(2, 3, 3), 4, &err), 0);
     uint64_t ids[4] = {40, 41, 7, 3};
     nn_pass pass = {1, 99, 2, ids};
-    float *x = rand_floats(4 * 18, 6, -1, 1);
+    float *x = cu_rand_floats(4 * 18, 6, -1, 1);
     nn_gradcheck_opts o = {1e-2, 1e-2, 1e-3, 0};
     nn_gradcheck_result res;
     CU_ASSERT_TRUE(nn_gradcheck_layer(&l, x, 4, &pass, &o, 2, &res));
@@ -727,7 +717,7 @@ static void test_dropout_bad_rate(void)
 /* x[n, C, HW] with channel c ~ 2c + (c+1) * U(-1, 1) (distinct moments). */
 static float *bn_input(size_t n, size_t C, size_t HW, uint64_t seed)
 {
-    float *x = rand_floats(n * C * HW, seed, -1, 1);
+    float *x = cu_rand_floats(n * C * HW, seed, -1, 1);
     for (size_t i = 0; i < n; i++)
         for (size_t c = 0; c < C; c++)
             for (size_t q = 0; q < HW; q++) {
@@ -1000,7 +990,7 @@ static void test_lenet_model(void)
     nn_model_init(m, 1);
     size_t n = 5;
     nn_model_reserve(m, n);
-    float *x = rand_floats(n * 784, 3, 0, 1);
+    float *x = cu_rand_floats(n * 784, 3, 0, 1);
     uint64_t ids[5] = {1, 2, 3, 4, 5};
     nn_pass pass = {1, 1, 0, ids};
     const float *y = nn_model_forward(m, x, n, &pass);

@@ -40,16 +40,6 @@ static int model_from(nn_model **m, const layer_def *defs, size_t n,
     return rc;
 }
 
-static float *random_floats(size_t count, uint64_t seed, double scale)
-{
-    float *x = nn_xalloc_floats(count);
-    nn_rng r;
-    nn_rng_seed(&r, seed);
-    for (size_t i = 0; i < count; i++)
-        x[i] = (float)((2.0 * nn_rng_uniform(&r) - 1.0) * scale);
-    return x;
-}
-
 /* L(x) = sum_i r_i y_i(x), accumulated in double. */
 static double objective(nn_model *m, const float *x, size_t n, const float *r)
 {
@@ -68,8 +58,8 @@ static size_t check_input_grad(nn_model *m, size_t n, uint64_t seed,
     size_t in = nn_shape_size(m->in);
     size_t out = nn_shape_size(nn_model_out_shape(m));
     nn_model_reserve(m, n);
-    float *x = random_floats(n * in, seed, 1.0);
-    float *r = random_floats(n * out, seed + 1, 1.0);
+    float *x = cu_rand_floats(n * in, seed, -1.0, 1.0);
+    float *r = cu_rand_floats(n * out, seed + 1, -1.0, 1.0);
     float *dx = nn_xalloc_floats(n * in);
     /* dx is written, not added: garbage in it must not matter */
     for (size_t i = 0; i < n * in; i++) dx[i] = NAN;
@@ -159,8 +149,8 @@ static void test_frozen_and_param_grads(void)
     CU_ASSERT_EQUAL(check_input_grad(m, 3, 31, 1.0f, &worst), 0);
 
     size_t n = 3, P = m->n_params;
-    float *x = random_floats(n * 6, 41, 1.0);
-    float *r = random_floats(n, 42, 1.0);
+    float *x = cu_rand_floats(n * 6, 41, -1.0, 1.0);
+    float *r = cu_rand_floats(n, 42, -1.0, 1.0);
     float *dx = nn_xalloc_floats(n * 6);
     float *g1 = nn_xalloc_floats(P);
     nn_model_zero_grad(m);
@@ -200,8 +190,8 @@ static void test_linear_in_dout(void)
     nn_model_init(m, 3);
     size_t n = 2, in = 6;
     nn_model_reserve(m, n);
-    float *x = random_floats(n * in, 51, 1.0);
-    float *r = random_floats(n, 52, 1.0);
+    float *x = cu_rand_floats(n * in, 51, -1.0, 1.0);
+    float *r = cu_rand_floats(n, 52, -1.0, 1.0);
     float *r2 = nn_xalloc_floats(n);
     float *dx = nn_xalloc_floats(n * in), *dx2 = nn_xalloc_floats(n * in);
     for (size_t i = 0; i < n; i++) r2[i] = 2 * r[i];
@@ -252,7 +242,7 @@ static void test_leaky_relu(void)
     for (size_t i = 0; i < 30; i++)
         CU_ASSERT_EQUAL(y[i], x[i] > 0 ? x[i] : 0.2f * x[i]); /* default */
     /* inputs kept away from the kink at 0 */
-    float *xg = random_floats(30, 7, 2.0);
+    float *xg = cu_rand_floats(30, 7, -2.0, 2.0);
     for (size_t i = 0; i < 30; i++)
         if (fabsf(xg[i]) < 0.05f) xg[i] = 0.5f;
     nn_gradcheck_result res;

@@ -8,7 +8,6 @@
 #include "nn/gradcheck.h"
 #include "nn/layer.h"
 #include "nn/model.h"
-#include "nn/rng.h"
 #include "nn/spec.h"
 #include "tests/cu.h"
 
@@ -32,15 +31,6 @@ static int make(nn_layer *l, const char *shape, nn_shape in, nn_error *err)
     nn_spec_free(&s);
     if (rc == 0) nn_layer_reserve(l, 4);
     return rc;
-}
-
-static float *rand_floats(size_t n, uint64_t seed)
-{
-    nn_rng rng;
-    nn_rng_seed(&rng, seed);
-    float *v = nn_xalloc_floats(n);
-    for (size_t i = 0; i < n; i++) v[i] = (float)(2 * nn_rng_uniform(&rng) - 1);
-    return v;
 }
 
 static void test_shapes(void)
@@ -73,7 +63,7 @@ static void test_forward_and_gradients(void)
     nn_shape in = nn_shape_3d(2, 3, 4);
     CU_ASSERT_EQUAL_FATAL(make(&l, "6,4", in, &err), 0);
     CU_ASSERT_TRUE(nn_shape_eq(l.out, nn_shape_2d(6, 4)));
-    float *x = rand_floats(3 * 24, 5), y[3 * 24];
+    float *x = cu_rand_floats(3 * 24, 5, -1, 1), y[3 * 24];
     nn_pass pass = {0, 0, 0, NULL};
     l.ops->forward(&l, x, y, 3, &pass);
     CU_ASSERT_EQUAL(memcmp(x, y, sizeof y), 0);

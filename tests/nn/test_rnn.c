@@ -64,16 +64,6 @@ static int make_rec(nn_layer *l, const char *kind, size_t T, size_t F,
     return make_layer(l, kind, kv, nn_shape_2d(T, F), seed);
 }
 
-static float *random_floats(size_t count, uint64_t seed, double scale)
-{
-    float *x = nn_xalloc_floats(count);
-    nn_rng r;
-    nn_rng_seed(&r, seed);
-    for (size_t i = 0; i < count; i++)
-        x[i] = (float)((2.0 * nn_rng_uniform(&r) - 1.0) * scale);
-    return x;
-}
-
 static double max_abs_diff(const float *a, const float *b, size_t n)
 {
     double m = 0.0;
@@ -164,7 +154,7 @@ static void test_forward_reference(void)
                 nn_layer l;
                 CU_ASSERT_FATAL(make_rec(&l, kinds[k], T, F, H, seq, 0, 7) == 0);
                 nn_layer_reserve(&l, N);
-                float *x = random_floats(N * T * F, 8, 1.5);
+                float *x = cu_rand_floats(N * T * F, 8, -1.5, 1.5);
                 float y[N * T * H];
                 nn_recurrent_set_lengths(&l, masked ? lens : NULL, N);
                 l.ops->forward(&l, x, y, N, NULL);
@@ -206,7 +196,7 @@ static int check_rec(const char *kind, size_t T, int seq, const uint32_t *lens,
     if (make_rec(&l, kind, T, F, H, seq, 0, 21 + T) != 0) return 0;
     nn_layer_reserve(&l, N);
     nn_recurrent_set_lengths(&l, lens, N);
-    float *x = random_floats(N * T * F, 22 + T, 1.0);
+    float *x = cu_rand_floats(N * T * F, 22 + T, -1.0, 1.0);
     nn_gradcheck_result res;
     int ok = nn_gradcheck_layer(&l, x, N, NULL, NULL, 23, &res);
     if (!ok)
@@ -274,7 +264,7 @@ static void test_checker_sees_missing_bptt(void)
     nn_layer_ops fake = *l.ops;
     fake.backward = truncated_backward;
     l.ops = &fake;
-    float *x = random_floats(2 * 4 * 2, 6, 1.0);
+    float *x = cu_rand_floats(2 * 4 * 2, 6, -1.0, 1.0);
     nn_gradcheck_result res;
     CU_ASSERT_FALSE(nn_gradcheck_layer(&l, x, 2, NULL, NULL, 1, &res));
     CU_ASSERT(res.failed > 0);
@@ -294,8 +284,8 @@ static void padded_vs_single(const char *kind, int seq)
     CU_ASSERT_FATAL(make_rec(&big, kind, T, F, H, seq, 0, 31) == 0);
     nn_layer_reserve(&big, N);
     size_t out_w = nn_shape_size(big.out);
-    float *x = random_floats(N * T * F, 32, 1.0);
-    float *dy = random_floats(N * out_w, 33, 1.0); /* padded steps too */
+    float *x = cu_rand_floats(N * T * F, 32, -1.0, 1.0);
+    float *dy = cu_rand_floats(N * out_w, 33, -1.0, 1.0); /* padded steps too */
     float *y = nn_xalloc_floats(N * out_w), *dx = nn_xalloc_floats(N * T * F);
     nn_recurrent_set_lengths(&big, lens, N);
     memset(big.grad, 0, big.n_params * sizeof(float));
@@ -426,7 +416,7 @@ static void stateful_kind(const char *kind)
     memcpy(part.param, whole.param, whole.n_params * sizeof(float));
     nn_layer_reserve(&whole, N);
     nn_layer_reserve(&part, N);
-    float *x = random_floats(N * 2 * T * F, 43, 1.0);
+    float *x = cu_rand_floats(N * 2 * T * F, 43, -1.0, 1.0);
     float c1[N * T * F], c2[N * T * F];
     for (size_t i = 0; i < N; i++) { /* split each row into its halves */
         memcpy(c1 + i * T * F, x + i * 2 * T * F, T * F * sizeof(float));
@@ -474,7 +464,7 @@ static void test_stateful_with_lengths(void)
     memcpy(whole.param, part.param, part.n_params * sizeof(float));
     nn_layer_reserve(&part, 1);
     nn_layer_reserve(&whole, 1);
-    float *x = random_floats(2 * T * F, 5, 1.0);
+    float *x = cu_rand_floats(2 * T * F, 5, -1.0, 1.0);
     /* chunk 1 has 2 valid steps, chunk 2 all 3: the whole sequence is
      * steps 0, 1, 3, 4, 5 - compare with a 5-step layer. */
     const uint32_t two[1] = {2};
@@ -522,9 +512,9 @@ static void test_stateful_gradient_cut(void)
         nn_layer l;
         CU_ASSERT_FATAL(make_rec(&l, kinds[k], T, F, H, 1, 1, 51) == 0);
         nn_layer_reserve(&l, N);
-        float *c1 = random_floats(N * T * F, 52, 1.0);
-        float *c2 = random_floats(N * T * F, 53, 1.0);
-        float *r = random_floats(N * T * H, 54, 1.0);
+        float *c1 = cu_rand_floats(N * T * F, 52, -1.0, 1.0);
+        float *c2 = cu_rand_floats(N * T * F, 53, -1.0, 1.0);
+        float *r = cu_rand_floats(N * T * H, 54, -1.0, 1.0);
         float y[N * T * H], dx[N * T * F];
         memset(l.grad, 0, l.n_params * sizeof(float));
         nn_recurrent_reset_state(&l);
@@ -698,7 +688,7 @@ static void test_time_distributed_dense(void)
     memcpy(d.param, td.param, td.n_params * sizeof(float));
     nn_layer_reserve(&td, N);
     nn_layer_reserve(&d, N * T);
-    float *x = random_floats(N * T * F, 3, 1.0);
+    float *x = cu_rand_floats(N * T * F, 3, -1.0, 1.0);
     float ytd[N * T * U], yd[N * T * U];
     td.ops->forward(&td, x, ytd, N, NULL);
     d.ops->forward(&d, x, yd, N * T, NULL); /* every step as its own row */
@@ -821,7 +811,7 @@ static void test_clip(void)
     CU_ASSERT_DOUBLE_EQUAL(g[1], 0.8, 1e-7);
 
     enum { N = 100003 };
-    float *v = random_floats(N, 9, 3.0);
+    float *v = cu_rand_floats(N, 9, -3.0, 3.0);
     float *orig = nn_xalloc_floats(N);
     memcpy(orig, v, N * sizeof *v);
     double ss = 0.0;
