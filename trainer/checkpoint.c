@@ -168,20 +168,20 @@ static size_t share_start(size_t nseg, size_t r, size_t p)
 }
 
 /* Collective: c's payload deflated by the ranks together, each taking a
- * contiguous share of the segments; on rank 0, *parts receives every
- * rank's part in rank order (*n_parts of them). Nonzero if the gather
- * failed. */
+ * contiguous share of the segments. On rank 0, *parts receives every
+ * rank's part in rank order (*n_parts of them), their data pointing into
+ * *buf, which the caller frees with *parts. Nonzero if the gather failed. */
 static int deflate_shared(tr_session *s, const io_ckpt *c,
-                          io_ckpt_part **parts, size_t *n_parts)
+                          io_ckpt_part **parts, size_t *n_parts, uint8_t **buf)
 {
     size_t nseg = io_ckpt_segments(c), p = (size_t)s->size;
     size_t r = (size_t)s->rank, first = share_start(nseg, r, p);
-    *parts = NULL;
-    *n_parts = 0;
+    *parts = NULL, *n_parts = 0, *buf = NULL;
     if (4 * (c->n_params + c->n_state) > SHARED_DEFLATE_MAX) {
         if (r == 0) { /* the same test on every rank: no one waits */
             *parts = nn_xmalloc(sizeof **parts);
             io_ckpt_deflate(c, 0, nseg, *parts);
+            *buf = (*parts)->data;
             *n_parts = 1;
         }
         return 0;
@@ -192,27 +192,22 @@ static int deflate_shared(tr_session *s, const io_ckpt *c,
     uint64_t *all = nn_xmalloc(p * sizeof info);
     size_t *lens = nn_xmalloc(p * sizeof *lens), total = 0;
     int bad = comm_gather_bytes(s->comm, info, sizeof info, all, 0);
-    uint8_t *data = NULL;
     if (r == 0 && !bad) {
         for (size_t k = 0; k < p; k++) total += lens[k] = all[4 * k];
-        data = nn_xmalloc(total ? total : 1);
+        *buf = nn_xmalloc(total ? total : 1);
     }
-    bad = bad || comm_gatherv_bytes(s->comm, mine.data, mine.len, data, lens, 0);
+    bad = bad || comm_gatherv_bytes(s->comm, mine.data, mine.len, *buf, lens, 0);
     if (r == 0 && !bad) {
         *parts = nn_xcalloc(p, sizeof **parts);
-        for (size_t k = 0, off = 0; k < p; off += lens[k++]) {
-            io_ckpt_part *q = &(*parts)[k];
-            q->data = nn_xmalloc(lens[k] ? lens[k] : 1);
-            memcpy(q->data, data + off, lens[k]);
-            q->len = lens[k];
-            q->raw_len = all[4 * k + 1];
-            q->crc = (uint32_t)all[4 * k + 2];
-            q->adler = (uint32_t)all[4 * k + 3];
-        }
+        for (size_t k = 0, off = 0; k < p; off += lens[k++])
+            (*parts)[k] = (io_ckpt_part){.data = *buf + off,
+                                         .len = lens[k],
+                                         .raw_len = all[4 * k + 1],
+                                         .crc = (uint32_t)all[4 * k + 2],
+                                         .adler = (uint32_t)all[4 * k + 3]};
         *n_parts = p;
     }
     io_ckpt_part_free(&mine);
-    free(data);
     free(lens);
     free(all);
     return bad;
@@ -224,15 +219,16 @@ int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
     if (!dir) return 0;
     io_ckpt_part *parts;
     size_t n_parts;
-    int st = deflate_shared(s, c, &parts, &n_parts);
+    uint8_t *buf;
+    int st = deflate_shared(s, c, &parts, &n_parts, &buf);
     if (st)
         st = nn_error_set(&s->err, NN_EXIT_OTHER,
                           "%s: cannot gather the checkpoint from the ranks",
                           dir);
     else if (s->rank == 0)
         st = write_file(s, dir, name, c, parts, n_parts);
-    for (size_t k = 0; k < n_parts; k++) io_ckpt_part_free(&parts[k]);
     free(parts);
+    free(buf);
     return save_verdict(s, st);
 }
 
