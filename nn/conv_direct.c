@@ -1,29 +1,15 @@
 /* nn/conv_direct.c - see conv_direct.h.
  *
- * Vectors are GCC vector extensions of NN_CONV_VW floats: with AVX one
- * register each, otherwise pairs of SSE registers (correct, slower). On
- * x86-64 every kernel is built twice, for AVX and for the baseline, and
- * the loader picks one per CPU (target_clones); elsewhere once.
+ * Vectors are nn/simd.h's: with AVX one register each, otherwise pairs of
+ * SSE registers (correct, slower). On x86-64 every kernel is built twice,
+ * for AVX and for the baseline, and the loader picks one per CPU.
  */
 #include "nn/conv_direct.h"
 
-#include <string.h> /* memcpy */
+#include "nn/simd.h"
 
-#if defined(__GNUC__) && defined(__x86_64__)
-#define KERNEL __attribute__((target_clones("avx", "default")))
-#else
-#define KERNEL
-#endif
-
-#define VW NN_CONV_VW
+#define VW NN_VW
 #define MB NN_CONV_MB
-
-typedef float vf __attribute__((vector_size(VW * sizeof(float))));
-/* The same, for loads and stores at any float-aligned address. */
-typedef float vfu __attribute__((vector_size(VW * sizeof(float)), aligned(4),
-                                 may_alias));
-#define LOAD(p) (*(const vfu *)(p))
-#define STORE(p, v) (*(vfu *)(p) = (v))
 
 /* The MB register blocks, spelled out so that they stay in registers. */
 #define EACH(X) X(0) X(1) X(2) X(3) X(4) X(5)
@@ -54,30 +40,8 @@ int nn_conv_direct_fast(void)
 #endif
 }
 
-/* Sum of v's lanes, in lane order. (Vectors pass by address: as values
- * they would change the calling convention between the two builds.) */
-static inline float lane_sum(const vf *v)
-{
-    float t[VW], s = 0.0f;
-    memcpy(t, v, sizeof t);
-    for (int j = 0; j < VW; j++) s += t[j];
-    return s;
-}
-
-/* y[m, oh, c0 .. c0 + n) = the first n lanes of v. */
-static inline void store_lanes(float *y, const vf *v, size_t n)
-{
-    if (n == VW) {
-        STORE(y, *v);
-        return;
-    }
-    float t[VW];
-    memcpy(t, v, sizeof t);
-    for (size_t j = 0; j < n; j++) y[j] = t[j];
-}
-
-KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
-                                  const float *w, const float *b, float *y)
+NN_KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
+                                     const float *w, const float *b, float *y)
 {
     size_t K = g->C * g->R * g->S;
     /* Two column blocks per pass: each weight loaded serves both (nb is
@@ -86,7 +50,7 @@ KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
     for (size_t m0 = 0; m0 < g->Mp; m0 += MB)
         for (size_t oh = 0; oh < g->OH; oh++)
             for (size_t ob = 0; ob < g->nb; ob += 2) {
-#define INIT(i) vf a##i = (vf){0} + b[m0 + i], c##i = a##i;
+#define INIT(i) nn_vf a##i = (nn_vf){0} + b[m0 + i], c##i = a##i;
                 EACH(INIT)
                 const float *wm = w + m0 * K;
                 for (size_t c = 0; c < g->C; c++)
@@ -95,7 +59,8 @@ KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
                             xp + (c * g->Hp + oh + r) * g->Wq + ob * VW;
                         const float *wr = wm + (c * g->R + r) * g->S;
                         for (size_t s = 0; s < g->S; s++) {
-                            vf xv = LOAD(xr + s), xw = LOAD(xr + s + VW);
+                            nn_vf xv = NN_LOAD(xr + s),
+                                  xw = NN_LOAD(xr + s + VW);
 #define MAC(i)                                                               \
     {                                                                        \
         float wi = wr[i * K + s];                                            \
@@ -111,15 +76,15 @@ KERNEL static void forward_kernel(const nn_conv_direct *g, const float *xp,
 #define PUT(i)                                                               \
     if (m0 + i < g->M) {                                                     \
         float *yi = yo + (m0 + i) * g->OH * g->OW;                           \
-        store_lanes(yi, &a##i, n0);                                          \
-        store_lanes(yi + VW, &c##i, n1);                                     \
+        nn_store_lanes(yi, &a##i, n0);                                       \
+        nn_store_lanes(yi + VW, &c##i, n1);                                  \
     }
                 EACH(PUT)
             }
 }
 
-KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
-                                  const float *dyp, float *dw)
+NN_KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
+                                     const float *dyp, float *dw)
 {
     size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
     size_t nb = (g->OW + VW - 1) / VW; /* blocks holding outputs */
@@ -127,26 +92,27 @@ KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
         for (size_t c = 0; c < g->C; c++)
             for (size_t r = 0; r < g->R; r++)
                 for (size_t s = 0; s < g->S; s++) {
-#define ZERO(i) vf a##i = (vf){0};
+#define ZERO(i) nn_vf a##i = (nn_vf){0};
                     EACH(ZERO)
                     for (size_t oh = 0; oh < g->OH; oh++) {
                         const float *xr =
                             xp + (c * g->Hp + oh + r) * g->Wq + s;
                         const float *d = dyp + m0 * plane + oh * Wb;
                         for (size_t ob = 0; ob < nb; ob++) {
-                            vf xv = LOAD(xr + ob * VW);
-#define GRAD(i) a##i += LOAD(d + i * plane + ob * VW) * xv;
+                            nn_vf xv = NN_LOAD(xr + ob * VW);
+#define GRAD(i) a##i += NN_LOAD(d + i * plane + ob * VW) * xv;
                             EACH(GRAD)
                         }
                     }
                     size_t k = (c * g->R + r) * g->S + s;
-#define ADD(i) if (m0 + i < g->M) dw[(m0 + i) * K + k] += lane_sum(&a##i);
+#define ADD(i)                                                               \
+    if (m0 + i < g->M) dw[(m0 + i) * K + k] += nn_lane_sum(&a##i);
                     EACH(ADD)
                 }
 }
 
-KERNEL static void dinput_kernel(const nn_conv_direct *g, const float *dyp,
-                                 const float *w, float *dxp)
+NN_KERNEL static void dinput_kernel(const nn_conv_direct *g, const float *dyp,
+                                    const float *w, float *dxp)
 {
     size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
     size_t nb = (g->OW + VW - 1) / VW; /* blocks holding outputs */
@@ -162,10 +128,11 @@ KERNEL static void dinput_kernel(const nn_conv_direct *g, const float *dyp,
                         const float *d = dyp + m0 * plane + oh * Wb;
                         for (size_t ob = 0; ob < nb; ob++) {
                             const float *db = d + ob * VW;
-                            vf v = w0 * LOAD(db);
-#define BACK(i) if (i) v += w##i * LOAD(db + i * plane);
+                            nn_vf v = w0 * NN_LOAD(db);
+#define BACK(i)                                                              \
+    if (i) v += w##i * NN_LOAD(db + i * plane);
                             EACH(BACK)
-                            STORE(dr + ob * VW, LOAD(dr + ob * VW) + v);
+                            NN_STORE(dr + ob * VW, NN_LOAD(dr + ob * VW) + v);
                         }
                     }
                 }

@@ -20,7 +20,9 @@
 
 #include <stddef.h> /* size_t */
 
-#define NN_CONV_VW 8 /* output columns per vector */
+#include "nn/simd.h" /* NN_VW */
+
+#define NN_CONV_VW NN_VW /* output columns per vector */
 #define NN_CONV_MB 6 /* filters per register block */
 
 typedef struct nn_conv_direct {

@@ -12,6 +12,7 @@
 
 #include "nn/check.h"
 #include "nn/gradcheck.h"
+#include "nn/im2col.h"
 #include "nn/init.h"
 #include "nn/layer.h"
 #include "nn/model.h"
@@ -1021,6 +1022,76 @@ static const cu_test pool_tests[] = {
     {NULL, NULL},
 };
 
+/* ---- im2col and col2im on their own ------------------------------------ */
+
+/* col2im against its definition, the scatter of every cols entry to the
+ * input position it was read from, and the adjoint identity
+ * <im2col(x), c> = <x, col2im(c)>, for two samples side by side (ld = 2P),
+ * each in a buffer of exactly the size nn_col2im documents, so that the
+ * sanitizer build catches any read outside it. The geometries include
+ * every stride-1 case of the vector kernel (rows of 1 to 20 columns,
+ * kernels wider than a vector, padding up to S - 1) and the general walk
+ * (strides > 1, P < S). */
+static void col2im_case(size_t C, size_t H, size_t W, size_t R, size_t S,
+                        size_t st, size_t ph, size_t pw)
+{
+    nn_im2col_geom g = {.C = C, .H = H, .W = W, .R = R, .S = S, .sh = st,
+                        .sw = st, .ph = ph, .pw = pw};
+    nn_im2col_shape(&g);
+    nn_im2col_alloc(&g);
+    size_t P = g.P, K = g.K, ld = 2 * P, in = C * H * W;
+    for (size_t smp = 0; smp < 2; smp++) {
+        size_t n = smp * P + (K - 1) * ld + P + NN_IM2COL_SLACK;
+        float *cols = cu_rand_floats(n, 7 + smp, -1, 1);
+        float *x = cu_rand_floats(in, 9, -1, 1), *dx = nn_xalloc_floats(in);
+        float *xc = nn_xalloc_floats(K * ld + NN_IM2COL_SLACK);
+        double *ref = nn_xcalloc(in, sizeof *ref);
+        const float *c0 = cols + smp * P;
+        nn_col2im(&g, c0, ld, dx);
+        nn_im2col(&g, x, xc, ld);
+        double lhs = 0, rhs = 0;
+        for (size_t k = 0; k < K; k++)
+            for (size_t oh = 0; oh < g.OH; oh++)
+                for (size_t ow = 0; ow < g.OW; ow++) {
+                    size_t c = k / (R * S), r = k / S % R, s = k % S;
+                    long ih = (long)(oh * st + r) - (long)ph;
+                    long iw = (long)(ow * st + s) - (long)pw;
+                    double v = c0[k * ld + oh * g.OW + ow];
+                    lhs += v * xc[k * ld + oh * g.OW + ow];
+                    if (ih < 0 || iw < 0 || ih >= (long)H || iw >= (long)W)
+                        continue;
+                    ref[(c * H + (size_t)ih) * W + (size_t)iw] += v;
+                }
+        size_t bad = 0;
+        for (size_t i = 0; i < in; i++) {
+            rhs += (double)x[i] * dx[i];
+            if (fabs(dx[i] - ref[i]) > 1e-5 * (1 + fabs(ref[i]))) bad++;
+        }
+        CU_ASSERT_EQUAL(bad, 0);
+        CU_ASSERT_DOUBLE_EQUAL(lhs, rhs, 1e-4 * (1 + fabs(lhs)));
+        if (bad)
+            fprintf(stderr,
+                    "\n  col2im C%zu %zux%zu k%zux%zu st%zu pad%zu,%zu: "
+                    "%zu bad\n", C, H, W, R, S, st, ph, pw, bad);
+        free(cols), free(x), free(dx), free(xc), free(ref);
+    }
+    nn_im2col_free(&g);
+}
+
+static void test_col2im(void)
+{
+    for (size_t W = 1; W <= 20; W++)
+        for (size_t S = 1; S <= 3; S += 2)
+            for (size_t pw = 0; pw < S; pw++)
+                if (S <= W + 2 * pw) col2im_case(2, 4, W, 2, S, 1, pw > 0, pw);
+    col2im_case(6, 14, 14, 5, 5, 1, 0, 0);   /* LeNet's conv 2 */
+    col2im_case(1, 28, 28, 5, 5, 1, 2, 2);   /* LeNet's conv 1 */
+    col2im_case(2, 3, 12, 3, 11, 1, 0, 0);   /* kernel wider than a vector */
+    col2im_case(1, 5, 5, 5, 5, 1, 0, 0);     /* P = 1 < S: general walk */
+    col2im_case(3, 9, 10, 3, 3, 2, 1, 1);    /* stride 2 */
+    col2im_case(2, 7, 9, 3, 4, 3, 2, 0);
+}
+
 static const cu_test conv_tests[] = {
     {"forward vs reference", test_conv_forward_reference},
     {"forward across chunks", test_conv_forward_chunks},
@@ -1030,6 +1101,7 @@ static const cu_test conv_tests[] = {
     {"gradients accumulate", test_conv_grad_accumulates},
     {"init", test_conv_init},
     {"kernel fits padded input", test_kernel_fits_padding},
+    {"col2im: definition, adjoint, bounds", test_col2im},
     {NULL, NULL},
 };
 
