@@ -335,6 +335,42 @@ static void deflate_into(z_stream *z, int flush, io_ckpt_part *part,
     } while (z->avail_out == 0);
 }
 
+/* Switch z to `level` (0: stored blocks, 1: the run-length strategy),
+ * appending the output that closing the current block produces. */
+static void set_level(z_stream *z, int level, io_ckpt_part *part,
+                      size_t *cap)
+{
+    int rc;
+    do { /* Z_BUF_ERROR: the block did not fit; call again with space */
+        if (*cap - part->len < ZBUF_BYTES) {
+            *cap = 2 * *cap + ZBUF_BYTES;
+            part->data = nn_xrealloc(part->data, *cap);
+        }
+        z->next_out = part->data + part->len;
+        z->avail_out = ZBUF_BYTES;
+        rc = deflateParams(z, level, Z_RLE);
+        part->len += ZBUF_BYTES - z->avail_out;
+    } while (rc == Z_BUF_ERROR);
+    NN_CHECK(rc == Z_OK, "deflateParams failed (%d)", rc);
+}
+
+/* Whether deflate shrinks byte plane k of a segment (n bytes), or it is
+ * better stored. The top plane (sign and high exponent bits: few distinct
+ * values) always deflates; the lower ones hold mantissa bits, close to
+ * random in trained weights, unless they repeat (zeros: fresh optimizer
+ * state, frozen layers, pruned weights), detected as at least 1/16 of the
+ * bytes equal to the one before. Measured on checkpoints of eight configs
+ * (MLP, LeNet, GAN, autoencoder, LSTMs, fine-tune with frozen layers):
+ * deflate takes 17-45% less time (trained MLP: 11.0 -> 6.9 ms) and files
+ * differ by at most 0.5% of the raw size (LeNet 0.852 -> 0.856). */
+static int plane_deflates(const uint8_t *plane, size_t n, size_t k)
+{
+    if (k == 3) return 1;
+    size_t same = 0;
+    for (size_t j = 1; j < n; j++) same += plane[j] == plane[j - 1];
+    return same >= n / 16;
+}
+
 void io_ckpt_deflate(const io_ckpt *c, size_t first, size_t count,
                      io_ckpt_part *part)
 {
@@ -355,14 +391,20 @@ void io_ckpt_deflate(const io_ckpt *c, size_t first, size_t count,
              "deflateInit2 failed (out of memory)");
     uint8_t *raw = nn_xmalloc(IO_CKPT_SEGMENT);
     size_t cap = 0, per_seg = IO_CKPT_SEGMENT / 4;
+    int level = 1; /* kept by deflateReset */
     for (size_t g = first; g < first + count; g++) {
         size_t i = g * per_seg, n = i + per_seg < total ? per_seg : total - i;
         encode_shuffled(c, i, n, raw);
         part->crc = crc_update(part->crc, raw, 4 * n);
         part->adler = (uint32_t)adler32_z(part->adler, raw, 4 * n);
-        z.next_in = raw;
-        z.avail_in = (uInt)(4 * n);
-        deflate_into(&z, Z_NO_FLUSH, part, &cap);
+        for (size_t k = 0; k < 4; k++) {
+            const uint8_t *plane = raw + k * n;
+            int want = plane_deflates(plane, n, k);
+            if (want != level) set_level(&z, level = want, part, &cap);
+            z.next_in = (uint8_t *)plane;
+            z.avail_in = (uInt)n;
+            deflate_into(&z, Z_NO_FLUSH, part, &cap);
+        }
         part->raw_len += 4 * n;
         /* A segment ends on a byte boundary, its blocks not final, so the
          * next one (from a fresh state) may follow it in the same stream;

@@ -103,9 +103,9 @@ static char *xdup(const void *p, size_t n)
 
 /* A checkpoint with every field set from `seed`: params ~ normal(0, 0.05)
  * plus special values (-0, NaN with payload, inf, subnormal), `slots`
- * optimizer-state slots of n_params each, config text, an extra blob
- * containing every byte value, n_rng generator states. Free with
- * io_ckpt_free. */
+ * optimizer-state slots of n_params each (a stretch of them zero), config
+ * text, an extra blob containing every byte value, n_rng generator states.
+ * Free with io_ckpt_free. */
 static void make_ckpt(io_ckpt *c, uint64_t seed, size_t n_params, size_t slots,
                       uint32_t n_rng)
 {
@@ -152,6 +152,10 @@ static void make_ckpt(io_ckpt *c, uint64_t seed, size_t n_params, size_t slots,
         double g = 1e-3 * nn_rng_normal(&r);
         c->state[i] = (float)(i < n_params ? g : g * g); /* Adam m, then v */
     }
+    /* zeros, as a frozen layer's state: the writer deflates their low
+     * byte planes, where it stores the random ones */
+    for (size_t i = n_params / 4; i < n_params / 2 && i < c->n_state; i++)
+        c->state[i] = 0.0f;
 }
 
 static void assert_same(const io_ckpt *a, const io_ckpt *b)
