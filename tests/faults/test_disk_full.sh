@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Promise 4 (full disk) and the checkpoint issue's write failures: on a
+# Promise 4 (full disk) and checkpoint write failures: on a
 # small tmpfs that holds one checkpoint but not two, a failed write is
 # reported, the previous checkpoint stays bit-identical and valid, no
 # temporary file is left, and training continues with a warning - or stops
