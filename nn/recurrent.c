@@ -436,6 +436,63 @@ void nn_recurrent_model_reset_state(nn_model *m)
         nn_recurrent_reset_state(&m->layers[i]);
 }
 
+/* The carried state arrays of layer l (h, then c) and their number:
+ * 0 unless l is a stateful recurrent layer. */
+static size_t carried(const nn_layer *l, float **carry)
+{
+    if (!nn_recurrent_is(l)) return 0;
+    const rec_priv *p = l->priv;
+    if (!p->stateful) return 0;
+    carry[0] = p->carry_h;
+    carry[1] = p->carry_c;
+    return p->cell->cell_state ? 2 : 1;
+}
+
+size_t nn_recurrent_model_state_width(const nn_model *m)
+{
+    size_t width = 0;
+    float *carry[2];
+    for (size_t k = 0; k < m->n_layers; k++) {
+        const nn_layer *l = &m->layers[k];
+        size_t na = carried(l, carry);
+        if (na) width += na * ((const rec_priv *)l->priv)->H;
+    }
+    return width;
+}
+
+/* Rows [0, n) of every stateful layer's carried state to (to_layers = 0)
+ * or from buf[n, width]. */
+static void copy_state(const nn_model *m, size_t n, float *buf,
+                       int to_layers)
+{
+    size_t width = nn_recurrent_model_state_width(m), off = 0;
+    float *carry[2];
+    for (size_t k = 0; k < m->n_layers; k++) {
+        const nn_layer *l = &m->layers[k];
+        size_t na = carried(l, carry);
+        if (!na) continue;
+        const rec_priv *p = l->priv;
+        NN_CHECK(n <= p->rows, "%s: carried state of %zu rows, %zu reserved",
+                 l->name, n, p->rows);
+        for (size_t j = 0; j < na; j++, off += p->H)
+            for (size_t i = 0; i < n; i++) {
+                float *row = carry[j] + i * p->H, *b = buf + i * width + off;
+                memcpy(to_layers ? row : b, to_layers ? b : row,
+                       p->H * sizeof(float));
+            }
+    }
+}
+
+void nn_recurrent_model_get_state(const nn_model *m, size_t n, float *out)
+{
+    copy_state(m, n, out, 0);
+}
+
+void nn_recurrent_model_set_state(nn_model *m, size_t n, const float *in)
+{
+    copy_state(m, n, (float *)in, 1);
+}
+
 void nn_recurrent_lengths(const float *x, size_t n, size_t T, size_t F,
                           float pad, uint32_t *lengths)
 {

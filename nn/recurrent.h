@@ -75,6 +75,15 @@ void nn_recurrent_model_set_lengths(nn_model *m, const uint32_t *lengths,
 void nn_recurrent_reset_state(nn_layer *l);
 void nn_recurrent_model_reset_state(nn_model *m);
 
+/* The carried state of the stateful layers as rows, e.g. to checkpoint
+ * it: width = floats per row over every stateful layer of m, in layer
+ * order (h, then c for an lstm), 0 when there is none. get writes
+ * out[n, width] from rows [0, n); set loads rows [0, n) from in[n, width].
+ * n must not exceed the rows reserved (a fatal NN_CHECK). */
+size_t nn_recurrent_model_state_width(const nn_model *m);
+void nn_recurrent_model_get_state(const nn_model *m, size_t n, float *out);
+void nn_recurrent_model_set_state(nn_model *m, size_t n, const float *in);
+
 /* lengths[i] = number of steps of row i of x[n, T*F] before its first
  * padding step, a step whose first feature equals `pad` (or is NaN when pad
  * is NaN). Steps after the first padding step count as padding too. */

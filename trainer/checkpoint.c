@@ -12,7 +12,10 @@
  *
  * Random state: every generator in a run is counter-based on (seed, epoch,
  * step, sample id), and the seed is in the saved config, so the position
- * (epoch, step_in_epoch, global_step) restores all of it.
+ * (epoch, step_in_epoch, global_step) restores all of it. In stream mode
+ * (truncated BPTT) a mid-epoch checkpoint also holds the stateful layers'
+ * carried state of every stream (record "stream_state"), so that a resume
+ * continues the streams where they were, on any number of ranks.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
+#include "nn/recurrent.h"
 #include "trainer/meta.h"
 #include "trainer/report.h"
 #include "trainer/session.h"
@@ -232,6 +236,49 @@ int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
     return save_verdict(s, st);
 }
 
+/* Stream mode: how many rows of the global batch rank r of p holds (rows
+ * B*r/p .. B*(r+1)/p, io/shard.h). */
+static size_t stream_rows(const tr_session *s, size_t r, size_t p)
+{
+    return io_shard_stream_batch(&s->shard, s->cfg.train.batch_size, 0, r, p,
+                                 NULL, NULL, NULL);
+}
+
+/* Bytes of the record "stream_state": u64 B, u64 width, f32 [B, width]. */
+#define STREAM_HEAD 16
+
+/* Collective, stream mode mid-epoch (else nothing): every stream's carried
+ * state, gathered to rank 0 in global row order, into meta. 0, or
+ * NN_EXIT_OTHER on every rank if the gather failed on any. */
+static int put_stream_state(tr_session *s, tr_meta *meta)
+{
+    size_t width = nn_recurrent_model_state_width(s->model);
+    if (!s->cfg.data.stream || !width || !s->step_in_epoch) return 0;
+    size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
+    size_t n = stream_rows(s, (size_t)s->rank, p), row = width * sizeof(float);
+    float *mine = nn_xalloc_floats(n * width + 1);
+    nn_recurrent_model_get_state(s->model, n, mine);
+    uint8_t *rec = NULL;
+    size_t *lens = NULL;
+    if (s->rank == 0) {
+        uint64_t head[2] = {B, width};
+        rec = nn_xmalloc(STREAM_HEAD + B * row);
+        memcpy(rec, head, STREAM_HEAD);
+        lens = nn_xmalloc(p * sizeof *lens);
+        for (size_t r = 0; r < p; r++) lens[r] = stream_rows(s, r, p) * row;
+    }
+    int bad = comm_gatherv_bytes(s->comm, mine, n * row,
+                                 rec ? rec + STREAM_HEAD : NULL, lens, 0);
+    if (s->rank == 0 && !bad)
+        tr_meta_put(meta, "stream_state", rec, STREAM_HEAD + B * row);
+    free(mine), free(rec), free(lens);
+    int st = bad ? nn_error_set(&s->err, NN_EXIT_OTHER,
+                                "checkpoint: cannot gather the streams' "
+                                "carried state from the ranks")
+                 : 0;
+    return tr_agree(s, st);
+}
+
 int tr_save_checkpoint(tr_session *s, const char *name)
 {
     if (!s->cfg.ckpt.dir) return 0;
@@ -247,9 +294,10 @@ int tr_save_checkpoint(tr_session *s, const char *name)
     tr_ckpt_position(s, &c);
     tr_meta meta = {0};
     tr_run_meta(s, &meta, s->model->in);
+    int st = put_stream_state(s, &meta);
     c.extra = meta.buf;
     c.extra_len = meta.len;
-    int st = tr_write_checkpoint(s, &c, name);
+    if (!st) st = tr_write_checkpoint(s, &c, name);
     tr_meta_free(&meta);
     return st;
 }
@@ -291,6 +339,47 @@ static int read_checked(tr_session *s, const char *path, int resume,
     return 0;
 }
 
+/* Collective, on a resume in stream mode mid-epoch (else nothing): this
+ * rank's rows of the checkpoint's "stream_state" into s->stream_state.
+ * A file without the record, or with one for another batch size or model,
+ * only warns: the streams then restart from zero state. */
+static int take_stream_state(tr_session *s, const io_ckpt *c,
+                             const char *path)
+{
+    size_t width = nn_recurrent_model_state_width(s->model);
+    if (!s->cfg.data.stream || !width || !s->step_in_epoch) return 0;
+    size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
+    size_t bytes = B * width * sizeof(float);
+    const void *v = NULL;
+    size_t vlen = 0;
+    uint64_t ok = 0;
+    if (s->rank == 0) {
+        uint64_t head[2] = {0, 0};
+        int found = tr_meta_get(c->extra, c->extra_len, "stream_state", &v,
+                                &vlen);
+        if (found && vlen >= STREAM_HEAD) memcpy(head, v, STREAM_HEAD);
+        ok = head[0] == B && head[1] == width && vlen == STREAM_HEAD + bytes;
+        if (!ok)
+            fprintf(stderr, "axon: warning: %s: %s; the streams restart "
+                            "from zero state\n", path,
+                    found ? "its carried state is for another batch size or "
+                            "model"
+                          : "it holds no carried state");
+    }
+    if (comm_bcast_bytes(s->comm, &ok, sizeof ok, 0)) return 1;
+    if (!ok) return 0;
+    float *all = nn_xalloc_floats(B * width);
+    if (s->rank == 0) memcpy(all, (const uint8_t *)v + STREAM_HEAD, bytes);
+    int bad = comm_bcast_bytes(s->comm, all, bytes, 0);
+    size_t first = 0, n = stream_rows(s, (size_t)s->rank, p);
+    for (size_t r = 0; r < (size_t)s->rank; r++) first += stream_rows(s, r, p);
+    free(s->stream_state);
+    s->stream_state = nn_xalloc_floats(n * width + 1);
+    memcpy(s->stream_state, all + first * width, n * width * sizeof(float));
+    free(all);
+    return bad;
+}
+
 int tr_load_checkpoint(tr_session *s, const char *path, int resume)
 {
     io_ckpt c = {0};
@@ -311,7 +400,8 @@ int tr_load_checkpoint(tr_session *s, const char *path, int resume)
                                       n * sizeof(float), 0);
         uint64_t t = c.optim_t;
         bad = bad || comm_bcast_bytes(s->comm, &t, sizeof t, 0) ||
-              tr_ckpt_restore_position(s, &c);
+              tr_ckpt_restore_position(s, &c) ||
+              take_stream_state(s, &c, path);
         s->optim->t = t;
     }
     io_ckpt_free(&c);

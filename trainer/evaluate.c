@@ -26,6 +26,12 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
     double sums[3] = {0, 0, 0};
     size_t chunk = s->model_cap;
     NN_CHECK(chunk > 0, "evaluate before tr_reserve");
+    /* Training's streams keep their carried state across an evaluation
+     * (it is set aside here and put back at the end), so that a
+     * checkpoint taken after one still holds it. */
+    size_t width = nn_recurrent_model_state_width(s->model);
+    float *kept = width ? nn_xalloc_floats(chunk * width) : NULL;
+    if (kept) nn_recurrent_model_get_state(s->model, chunk, kept);
     for (size_t at = 0; at < n; at += chunk) {
         size_t m = n - at < chunk ? n - at : chunk;
         gather(s, d, rows + at, m);
@@ -41,8 +47,9 @@ int tr_evaluate(tr_session *s, const io_dataset *d, const size_t *rows,
         sums[1] += (double)st.correct;
         sums[2] += (double)st.counted;
     }
-    /* ...and training continues (next epoch) from zeros too. */
     nn_recurrent_model_reset_state(s->model);
+    if (kept) nn_recurrent_model_set_state(s->model, chunk, kept);
+    free(kept);
     if (comm_allreduce_sum_d(s->comm, sums, 3)) return NN_EXIT_OTHER;
     out->loss_sum = sums[0];
     out->correct = sums[1];

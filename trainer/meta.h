@@ -9,6 +9,9 @@
  *   "vocab"        text data: byte of token id i at offset i
  *   "overrides"    the run's --set KEY=VALUE strings, each NUL-terminated,
  *                  so the stored config is re-read exactly as the run used it
+ *   "stream_state" data.stream, mid-epoch only: u64 B, u64 width, then
+ *                  f32 [B, width], the carried state of every stream
+ *                  (nn_recurrent_model_get_state, rows in global order)
  * Unknown tags are ignored by readers, so new ones can be added freely.
  */
 #ifndef TRAINER_META_H

@@ -373,6 +373,7 @@ void tr_session_free(tr_session *s)
     free(s->norm_mean); /* norm_std lives in the same block */
     free(s->vocab);
     free(s->best);
+    free(s->stream_state);
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
     io_dataset_free(&s->val);

@@ -75,6 +75,9 @@ typedef struct tr_session {
                                    networks; model, optim, sync unused */
     nn_schedule sched;          /* learning rate as a function of the step */
     float *best;                /* early stopping: params of the best epoch */
+    float *stream_state;        /* a resume in stream mode: this rank's
+                                   streams' carried state, loaded into the
+                                   model when the resumed epoch starts */
     /* step buffers, sized outside the step */
     size_t cap;                 /* rows of bx/by/local/ids */
     size_t model_cap;           /* rows of the model's activations, dout */

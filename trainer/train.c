@@ -272,8 +272,8 @@ static int run_epochs(tr_session *s)
     for (; s->epoch < tc->epochs && !st; s->epoch++, s->step_in_epoch = 0) {
         io_shard_epoch(&s->shard, s->epoch, tc->batch_size);
         tr_unfreeze(s);
-        /* Stateful layers start every epoch (and a resumed one, mid-way:
-         * the carried state is not checkpointed) from zeros. */
+        /* Stateful layers start every epoch from zeros; a resumed one,
+         * mid-way, from the state the checkpoint carried (below). */
         nn_recurrent_model_reset_state(s->model);
         size_t rows = s->cfg.data.stream
                           ? io_shard_stream_batch(&s->shard, tc->batch_size, 0,
@@ -283,6 +283,11 @@ static int run_epochs(tr_session *s)
                           : io_shard_max_rows(&s->shard, tc->batch_size);
         /* activations are needed for one micro-batch at a time */
         tr_reserve(s, rows, tr_pass_rows(s, rows));
+        if (s->stream_state) {
+            nn_recurrent_model_set_state(s->model, rows, s->stream_state);
+            free(s->stream_state);
+            s->stream_state = NULL;
+        }
         tr_stats ep = {0}, win = {0};
         double te = comm_wtime(), tw = te, rows_w = 0, rows_e = 0;
         size_t first = s->step_in_epoch;

@@ -962,6 +962,48 @@ static void test_lstm_learns_delayed_copy(void)
     nn_model_destroy(m);
 }
 
+/* The carried state of a model's stateful layers as rows (what a
+ * checkpoint keeps): width counts h of the gru and h, c of the lstm, not
+ * the stateless rnn or the activation; loading the rows saved after a first
+ * chunk into a reset model makes the second chunk give the same outputs
+ * as if it had followed the first. */
+static void test_model_state_rows(void)
+{
+    enum { T = 3, F = 2, N = 3 };
+    static const layer_def defs[] = {
+        {"lstm", {"hidden", "4", "stateful", "true", NULL}},
+        {"tanh", {NULL}},
+        {"rnn", {"hidden", "3", "stateful", "false", NULL}},
+        {"gru", {"hidden", "5", "stateful", "true", NULL}},
+    };
+    nn_model *m = model_from(defs, 4, nn_shape_2d(T, F));
+    CU_ASSERT_FATAL(m != NULL);
+    size_t width = nn_recurrent_model_state_width(m), out = N * T * 5;
+    CU_ASSERT_EQUAL(width, 2 * 4 + 5);
+    nn_model_init(m, 5);
+    nn_model_reserve(m, N);
+    float *c1 = cu_rand_floats(N * T * F, 6, -1, 1);
+    float *c2 = cu_rand_floats(N * T * F, 7, -1, 1);
+    float *y2 = nn_xalloc_floats(out), *y = nn_xalloc_floats(out);
+    float *rows = nn_xalloc_floats(N * width), *back = nn_xalloc_floats(N * width);
+    nn_pass pass = {0, 0, 0, NULL};
+    nn_model_forward(m, c1, N, &pass);
+    nn_recurrent_model_get_state(m, N, rows);
+    CU_ASSERT(!all_zero(rows, N * width));
+    memcpy(y2, nn_model_forward(m, c2, N, &pass), out * sizeof(float));
+    nn_recurrent_model_reset_state(m);
+    memcpy(y, nn_model_forward(m, c2, N, &pass), out * sizeof(float));
+    CU_ASSERT(max_abs_diff(y, y2, out) > 1e-3); /* the state matters */
+    nn_recurrent_model_reset_state(m);
+    nn_recurrent_model_set_state(m, N, rows);
+    nn_recurrent_model_get_state(m, N, back);
+    CU_ASSERT(max_abs_diff(rows, back, N * width) == 0.0);
+    memcpy(y, nn_model_forward(m, c2, N, &pass), out * sizeof(float));
+    CU_ASSERT(max_abs_diff(y, y2, out) == 0.0);
+    free(c1), free(c2), free(y2), free(y), free(rows), free(back);
+    nn_model_destroy(m);
+}
+
 static const cu_test rec_tests[] = {
     {"forward against a double reference", test_forward_reference},
     {"rnn gradients through time", test_gradcheck_rnn},
@@ -974,6 +1016,7 @@ static const cu_test rec_tests[] = {
     {"stateful chunks = one sequence", test_stateful_carries_state},
     {"stateful with padded chunk", test_stateful_with_lengths},
     {"stateful gradient is cut at the chunk", test_stateful_gradient_cut},
+    {"stateful model's state as rows", test_model_state_rows},
     {"set-up errors, shapes, counts", test_setup_errors},
     {NULL, NULL},
 };
