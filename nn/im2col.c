@@ -172,14 +172,15 @@ NN_KERNEL static void col2im_s1(const nn_im2col_geom *g, const float *cols,
                         (ptrdiff_t)(g->pw + b * NN_VW) - (ptrdiff_t)s;
                     if (o <= -NN_VW || o >= (ptrdiff_t)OW) continue;
                     nn_vi m = NN_LOADI(g->lanes + NN_VW + o);
-                    const float *q = cols + (c * R * S + s) * ld + t * OW + o +
-                                     (ptrdiff_t)r_lo * step;
+                    /* offset of run (r, oh = t - r), from r = r_lo */
+                    ptrdiff_t at = (ptrdiff_t)((c * R * S + s) * ld + t * OW) +
+                                   o + (ptrdiff_t)r_lo * step;
                     size_t r = r_lo;
-                    for (; r + 2 <= r_hi; r += 2, q += 2 * step) {
-                        a0 += (nn_vf)((nn_vi)NN_LOAD(q) & m);
-                        a1 += (nn_vf)((nn_vi)NN_LOAD(q + step) & m);
+                    for (; r + 2 <= r_hi; r += 2, at += 2 * step) {
+                        a0 += (nn_vf)((nn_vi)NN_LOAD(cols + at) & m);
+                        a1 += (nn_vf)((nn_vi)NN_LOAD(cols + at + step) & m);
                     }
-                    if (r < r_hi) a0 += (nn_vf)((nn_vi)NN_LOAD(q) & m);
+                    if (r < r_hi) a0 += (nn_vf)((nn_vi)NN_LOAD(cols + at) & m);
                 }
                 nn_vf a = a0 + a1;
                 nn_store_lanes(out + b * NN_VW, &a,
