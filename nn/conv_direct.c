@@ -92,13 +92,24 @@ NN_KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
         for (size_t c = 0; c < g->C; c++)
             for (size_t r = 0; r < g->R; r++)
                 for (size_t s = 0; s < g->S; s++) {
-#define ZERO(i) nn_vf a##i = (nn_vf){0};
+#define ZERO(i) nn_vf a##i = (nn_vf){0}, b##i = a##i;
                     EACH(ZERO)
                     for (size_t oh = 0; oh < g->OH; oh++) {
                         const float *xr =
                             xp + (c * g->Hp + oh + r) * g->Wq + s;
                         const float *d = dyp + m0 * plane + oh * Wb;
-                        for (size_t ob = 0; ob < nb; ob++) {
+                        size_t ob = 0;
+                        /* even and odd blocks into separate sums: twice
+                         * the independent additions in flight */
+                        for (; ob + 2 <= nb; ob += 2) {
+                            nn_vf xv = NN_LOAD(xr + ob * VW);
+                            nn_vf xw = NN_LOAD(xr + ob * VW + VW);
+#define GRAD2(i)                                                             \
+    a##i += NN_LOAD(d + i * plane + ob * VW) * xv;                           \
+    b##i += NN_LOAD(d + i * plane + ob * VW + VW) * xw;
+                            EACH(GRAD2)
+                        }
+                        if (ob < nb) {
                             nn_vf xv = NN_LOAD(xr + ob * VW);
 #define GRAD(i) a##i += NN_LOAD(d + i * plane + ob * VW) * xv;
                             EACH(GRAD)
@@ -106,7 +117,10 @@ NN_KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
                     }
                     size_t k = (c * g->R + r) * g->S + s;
 #define ADD(i)                                                               \
-    if (m0 + i < g->M) dw[(m0 + i) * K + k] += nn_lane_sum(&a##i);
+    if (m0 + i < g->M) {                                                     \
+        a##i += b##i;                                                        \
+        dw[(m0 + i) * K + k] += nn_lane_sum(&a##i);                          \
+    }
                     EACH(ADD)
                 }
 }
