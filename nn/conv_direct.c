@@ -87,7 +87,6 @@ NN_KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
                                      const float *dyp, float *dw)
 {
     size_t K = g->C * g->R * g->S, Wb = g->nb * VW, plane = g->OH * Wb;
-    size_t nb = (g->OW + VW - 1) / VW; /* blocks holding outputs */
     for (size_t m0 = 0; m0 < g->Mp; m0 += MB)
         for (size_t c = 0; c < g->C; c++)
             for (size_t r = 0; r < g->R; r++)
@@ -98,20 +97,15 @@ NN_KERNEL static void dweight_kernel(const nn_conv_direct *g, const float *xp,
                         const float *xr =
                             xp + (c * g->Hp + oh + r) * g->Wq + s;
                         const float *d = dyp + m0 * plane + oh * Wb;
-                        size_t ob = 0;
-                        /* even and odd blocks into separate sums: twice
-                         * the independent additions in flight */
-                        for (; ob + 2 <= nb; ob += 2) {
+                        /* Even and odd column blocks into separate sums:
+                         * twice the independent additions in flight (nb
+                         * is even; a block past OW reads zeros in dyp). */
+                        for (size_t ob = 0; ob < g->nb; ob += 2) {
                             nn_vf xv = NN_LOAD(xr + ob * VW);
                             nn_vf xw = NN_LOAD(xr + ob * VW + VW);
-#define GRAD2(i)                                                             \
+#define GRAD(i)                                                              \
     a##i += NN_LOAD(d + i * plane + ob * VW) * xv;                           \
     b##i += NN_LOAD(d + i * plane + ob * VW + VW) * xw;
-                            EACH(GRAD2)
-                        }
-                        if (ob < nb) {
-                            nn_vf xv = NN_LOAD(xr + ob * VW);
-#define GRAD(i) a##i += NN_LOAD(d + i * plane + ob * VW) * xv;
                             EACH(GRAD)
                         }
                     }

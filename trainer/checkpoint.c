@@ -247,13 +247,22 @@ static size_t stream_rows(const tr_session *s, size_t r, size_t p)
 /* Bytes of the record "stream_state": u64 B, u64 width, f32 [B, width]. */
 #define STREAM_HEAD 16
 
+/* Floats of carried state per stream when the position is mid-epoch in
+ * stream mode with stateful layers, the only case with a "stream_state"
+ * record to write or load; else 0. The same on every rank. */
+static size_t stream_width(const tr_session *s)
+{
+    if (!s->cfg.data.stream || !s->step_in_epoch) return 0;
+    return nn_recurrent_model_state_width(s->model);
+}
+
 /* Collective, stream mode mid-epoch (else nothing): every stream's carried
  * state, gathered to rank 0 in global row order, into meta. 0, or
  * NN_EXIT_OTHER on every rank if the gather failed on any. */
 static int put_stream_state(tr_session *s, tr_meta *meta)
 {
-    size_t width = nn_recurrent_model_state_width(s->model);
-    if (!s->cfg.data.stream || !width || !s->step_in_epoch) return 0;
+    size_t width = stream_width(s);
+    if (!width) return 0;
     size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
     size_t n = stream_rows(s, (size_t)s->rank, p), row = width * sizeof(float);
     float *mine = nn_xalloc_floats(n * width + 1);
@@ -346,8 +355,8 @@ static int read_checked(tr_session *s, const char *path, int resume,
 static int take_stream_state(tr_session *s, const io_ckpt *c,
                              const char *path)
 {
-    size_t width = nn_recurrent_model_state_width(s->model);
-    if (!s->cfg.data.stream || !width || !s->step_in_epoch) return 0;
+    size_t width = stream_width(s);
+    if (!width) return 0;
     size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
     size_t bytes = B * width * sizeof(float);
     const void *v = NULL;
