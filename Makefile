@@ -1,5 +1,7 @@
 # axon - one Makefile. nn/, io/, comm/ build as static libraries that both
-# the trainer (bin/axon) and the tests link. nn/ needs no MPI.
+# the trainer (bin/axon) and the tests link. nn/ needs no MPI. The trainer
+# (all of trainer/ but main.c) is a library too, and comm/single is comm.h
+# for one process without MPI, so tests/trainer run the loop without mpirun.
 #
 #   make            build bin/axon and the tests
 #   make run        install deps if missing, build, short training on 2 ranks
@@ -34,21 +36,26 @@ AXON    := $(BIN)/axon
 NN_SRC   := $(wildcard nn/*.c)
 IO_SRC   := $(wildcard io/*.c)
 COMM_SRC := $(wildcard comm/*.c)
+COMM1_SRC := $(wildcard comm/single/*.c)
 TR_SRC   := $(wildcard trainer/*.c)
+TR_LIB_SRC := $(filter-out trainer/main.c,$(TR_SRC))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_NN   := $(BUILD)/lib/libaxon_nn.a
 LIB_IO   := $(BUILD)/lib/libaxon_io.a
 LIB_COMM := $(BUILD)/lib/libaxon_comm.a
+LIB_COMM1 := $(BUILD)/lib/libaxon_comm_single.a
+LIB_TR   := $(BUILD)/lib/libaxon_trainer.a
 
 # Unit tests: one CUnit program per file. tests/nn: no MPI; tests/io: io+nn;
 # tests/comm: run under mpirun by scripts/run-tests.
 T_NN   := $(patsubst tests/nn/%.c,$(BIN)/tests/nn_%,$(wildcard tests/nn/test_*.c))
 T_IO   := $(patsubst tests/io/%.c,$(BIN)/tests/io_%,$(wildcard tests/io/test_*.c))
 T_COMM := $(patsubst tests/comm/%.c,$(BIN)/tests/comm_%,$(wildcard tests/comm/test_*.c))
+T_TR   := $(patsubst tests/trainer/%.c,$(BIN)/tests/trainer_%,$(wildcard tests/trainer/test_*.c))
 T_TOOL := $(patsubst tests/tools/%.c,$(BIN)/tests/%,$(wildcard tests/tools/*.c))
-TESTS  := $(T_NN) $(T_IO) $(T_COMM) $(T_TOOL)
+TESTS  := $(T_NN) $(T_IO) $(T_COMM) $(T_TR) $(T_TOOL)
 
 SYS_LIBS := $(BLAS_LIBS) -lyaml -lz -lm -lpthread
 
@@ -62,6 +69,9 @@ ifeq ($(BUILD),build/rel)
 	@mkdir -p bin && ln -sfn ../$(BIN)/axon bin/axon
 endif
 
+$(BUILD)/obj/comm/single/%.o: comm/single/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/obj/comm/%.o: comm/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
@@ -72,11 +82,13 @@ $(BUILD)/obj/%.o: %.c
 $(LIB_NN): $(call obj,$(NN_SRC))
 $(LIB_IO): $(call obj,$(IO_SRC))
 $(LIB_COMM): $(call obj,$(COMM_SRC))
-$(LIB_NN) $(LIB_IO) $(LIB_COMM):
+$(LIB_COMM1): $(call obj,$(COMM1_SRC))
+$(LIB_TR): $(call obj,$(TR_LIB_SRC))
+$(LIB_NN) $(LIB_IO) $(LIB_COMM) $(LIB_COMM1) $(LIB_TR):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(AXON): $(call obj,$(TR_SRC)) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
+$(AXON): $(BUILD)/obj/trainer/main.o $(LIB_TR) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(SYS_LIBS)
 
@@ -84,6 +96,9 @@ $(BIN)/tests/nn_%: $(BUILD)/obj/tests/nn/%.o $(BUILD)/obj/tests/cu.o $(LIB_NN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lz -lm
 $(BIN)/tests/io_%: $(BUILD)/obj/tests/io/%.o $(BUILD)/obj/tests/cu.o $(LIB_IO) $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)
+$(BIN)/tests/trainer_%: $(BUILD)/obj/tests/trainer/%.o $(BUILD)/obj/tests/cu.o $(LIB_TR) $(LIB_IO) $(LIB_NN) $(LIB_COMM1)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)
 $(BUILD)/obj/tests/comm/%.o: tests/comm/%.c
@@ -136,10 +151,11 @@ bench-progs: $(BENCH)
 $(BUILD)/obj/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
-$(BIN)/bench/bench_step: $(filter-out %/main.o,$(call obj,$(TR_SRC)))
+$(BIN)/bench/bench_step: $(LIB_TR)
 $(BIN)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_IO) $(LIB_NN) $(LIB_COMM)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(MPI_LIBS) $(SYS_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter $(LIB_TR),$^) \
+	    $(filter-out $(LIB_TR),$(filter %.a,$^)) $(MPI_LIBS) $(SYS_LIBS)
 
 # Two ranks on two "hosts" (network namespaces), Open MPI over TCP.
 .PHONY: multihost-test

@@ -1,13 +1,14 @@
 /* io/ckpt.c - checkpoint writer and validating reader (see io/ckpt.h; the
  * byte layout is specified in docs/CHECKPOINT.md).
  *
- * File = prefix (magic, version, header length) + fixed-width header fields
- * + rng states + config text + extra bytes + CRC32 of all of that, then the
- * payload: u64 compressed length, u64 raw length, a zlib stream of the
- * params arena followed by the optimizer state as little-endian IEEE-754
- * float32 (from version 2 with the bytes of every 64 KiB run grouped by
- * significance), and the CRC32 of those raw bytes. Every integer is
- * little-endian.
+ * Version 3: prefix (magic, version, header length) + section table (per
+ * section: name, where it lives, length) + the inline sections' bytes +
+ * CRC32 of all of that, then the payload: u64 compressed length, u64 raw
+ * length, a zlib stream of the payload sections' floats (the bytes of
+ * every 64 KiB run grouped by significance), and the CRC32 of those raw
+ * bytes. Versions 1 and 2 had fixed header fields, the config text, an
+ * "extra" blob of records and two arenas; they are read into the sections
+ * a version-3 file of the same run holds. Every integer is little-endian.
  */
 #include "io/ckpt.h"
 
@@ -27,13 +28,25 @@
 /* ---- layout (docs/CHECKPOINT.md) ---------------------------------------- */
 
 #define PREFIX_BYTES 16u /* magic[8], u32 version, u32 header length */
-#define FIXED_BYTES 112u /* header fields before the rng states */
-#define RNG_BYTES 32u    /* one generator: four u64 words */
-#define MAX_FIELDS (FIXED_BYTES + IO_CKPT_MAX_RNG * RNG_BYTES)
 #define CRC_BYTES 4u
 #define LENS_BYTES 16u   /* u64 compressed length, u64 raw length */
 
-/* Offsets of the header fields, relative to the end of the prefix. */
+/* Version 3: the header (after the prefix) is u32 n_sections, u32 shuffle,
+ * then per section u32 name length, the name, u32 flags (bit 0: payload),
+ * u64 length; then the inline sections' bytes in table order. */
+#define V3_FIXED 8u
+#define V3_ENTRY_MIN 16u /* a section entry without its name */
+#define V3_MAX_HEADER (V3_FIXED + IO_CKPT_MAX_SECTIONS * \
+                       (V3_ENTRY_MIN + IO_CKPT_NAME_MAX))
+#define V3_PAYLOAD 1u
+
+/* Versions 1 and 2: fixed header fields, then rng states. */
+#define FIXED_BYTES 112u /* header fields before the rng states */
+#define RNG_BYTES 32u    /* one generator: four u64 words */
+#define MAX_RNG 8u
+#define MAX_FIELDS (FIXED_BYTES + MAX_RNG * RNG_BYTES)
+
+/* Offsets of the version 1/2 header fields, after the prefix. */
 enum {
     H_MODEL_HASH = 0, H_WORLD_SIZE = 8, H_OPTIM_KIND = 12, H_EPOCH = 16,
     H_STEP_IN_EPOCH = 24, H_GLOBAL_STEP = 32, H_OPTIM_T = 40,
@@ -86,21 +99,6 @@ static uint64_t get_u64(const uint8_t *p)
 
 /* Doubles and floats travel as their IEEE-754 bit patterns (NaN payloads
  * and -0 included). */
-static void put_f64(uint8_t *p, double d)
-{
-    uint64_t bits;
-    memcpy(&bits, &d, sizeof bits);
-    put_u64(p, bits);
-}
-
-static double get_f64(const uint8_t *p)
-{
-    uint64_t bits = get_u64(p);
-    double d;
-    memcpy(&d, &bits, sizeof d);
-    return d;
-}
-
 /* zlib's crc32 takes a uInt length; feed large buffers in pieces. */
 static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
 {
@@ -114,17 +112,103 @@ static uint32_t crc_update(uint32_t crc, const void *data, size_t n)
     return crc;
 }
 
-/* The arenas are one logical float array: params[0..n_params) then
- * state[0..n_state). Returns the address of element i and, in *run, how
- * many elements follow contiguously from there. */
+/* The payload sections are one logical float array, in table order.
+ * Returns the address of element i and, in *run, how many elements follow
+ * contiguously from there. */
 static float *arena_at(const io_ckpt *c, size_t i, size_t *run)
 {
-    if (i < c->n_params) {
-        *run = c->n_params - i;
-        return c->params + i;
+    for (size_t k = 0; k < c->n; k++) {
+        const io_ckpt_section *s = &c->sec[k];
+        if (!s->payload) continue;
+        size_t n = s->len / 4;
+        if (i < n) {
+            *run = n - i;
+            return (float *)s->data + i;
+        }
+        i -= n;
     }
-    *run = c->n_state - (i - c->n_params);
-    return c->state + (i - c->n_params);
+    NN_CHECK(0, "checkpoint payload element past the end");
+    return NULL;
+}
+
+size_t io_ckpt_payload_bytes(const io_ckpt *c)
+{
+    size_t b = 0;
+    for (size_t k = 0; k < c->n; k++)
+        if (c->sec[k].payload) b += c->sec[k].len;
+    return b;
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static int name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > IO_CKPT_NAME_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static io_ckpt_section *lookup(const io_ckpt *c, const char *name)
+{
+    for (size_t k = 0; k < c->n; k++)
+        if (!strcmp(c->sec[k].name, name)) return (io_ckpt_section *)&c->sec[k];
+    return NULL;
+}
+
+void io_ckpt_add(io_ckpt *c, const char *name, const void *data, size_t len,
+                 int payload)
+{
+    NN_CHECK(name_ok(name), "checkpoint section name '%s'", name);
+    NN_CHECK(!lookup(c, name), "checkpoint section '%s' added twice", name);
+    NN_CHECK(c->n < IO_CKPT_MAX_SECTIONS, "too many checkpoint sections");
+    NN_CHECK(!payload || len % 4 == 0, "payload section '%s' of %zu bytes",
+             name, len);
+    NN_CHECK(!len || data, "checkpoint section '%s' without data", name);
+    io_ckpt_section *s = &c->sec[c->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->data = (void *)data;
+    s->len = len;
+    s->payload = payload != 0;
+}
+
+io_ckpt_section *io_ckpt_find(io_ckpt *c, const char *name)
+{
+    io_ckpt_section *s = lookup(c, name);
+    if (s) s->used = 1;
+    return s;
+}
+
+int io_ckpt_need(io_ckpt *c, const char *path, const char *name, size_t len,
+                 const void **data, size_t *got, nn_error *err)
+{
+    io_ckpt_section *s = io_ckpt_find(c, name);
+    if (!s)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: section '%s': missing from the checkpoint",
+                            path, name);
+    if (len != SIZE_MAX && s->len != len)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: section '%s': %zu bytes, expected %zu", path,
+                            name, s->len, len);
+    *data = s->data;
+    if (got) *got = s->len;
+    return NN_OK;
+}
+
+int io_ckpt_unused(const io_ckpt *c, const char *path, nn_error *err)
+{
+    for (size_t k = 0; k < c->n; k++)
+        if (!c->sec[k].used)
+            return nn_error_set(err, NN_EXIT_DATA,
+                                "%s: section '%s': not known to this kind of "
+                                "run (a checkpoint of another run, or of a "
+                                "newer axon)",
+                                path, c->sec[k].name);
+    return NN_OK;
 }
 
 /* Encode n floats starting at arena element i into out (4n bytes) grouped
@@ -259,59 +343,57 @@ static int sync_parent_dir(const char *path)
 
 /* ---- writing ------------------------------------------------------------ */
 
-/* Serialise prefix + header fields into buf; returns the bytes used. */
-static size_t encode_header(const io_ckpt *c, uint8_t *buf)
+/* Serialise prefix + section table into a new buffer; *n its bytes. */
+static uint8_t *encode_header(const io_ckpt *c, size_t *n)
 {
-    uint32_t fields = FIXED_BYTES + c->n_rng * RNG_BYTES;
-    memset(buf, 0, PREFIX_BYTES + MAX_FIELDS);
+    uint8_t *buf = nn_xcalloc(PREFIX_BYTES + V3_MAX_HEADER, 1);
+    uint8_t *h = buf + PREFIX_BYTES;
+    size_t at = V3_FIXED;
     memcpy(buf, IO_CKPT_MAGIC, 8);
     put_u32(buf + 8, IO_CKPT_VERSION);
-    put_u32(buf + 12, fields);
-    uint8_t *h = buf + PREFIX_BYTES;
-    put_u64(h + H_MODEL_HASH, c->model_hash);
-    put_u32(h + H_WORLD_SIZE, c->world_size);
-    put_u32(h + H_OPTIM_KIND, c->optim_kind);
-    put_u64(h + H_EPOCH, c->epoch);
-    put_u64(h + H_STEP_IN_EPOCH, c->step_in_epoch);
-    put_u64(h + H_GLOBAL_STEP, c->global_step);
-    put_u64(h + H_OPTIM_T, c->optim_t);
-    put_f64(h + H_BEST_METRIC, c->best_metric);
-    put_u64(h + H_BEST_EPOCH, c->best_epoch);
-    put_u64(h + H_BAD_EPOCHS, c->bad_epochs);
-    put_u64(h + H_N_PARAMS, c->n_params);
-    put_u64(h + H_N_STATE, c->n_state);
-    put_u64(h + H_CONFIG_LEN, c->config_len);
-    put_u64(h + H_EXTRA_LEN, c->extra_len);
-    put_u32(h + H_N_RNG, c->n_rng);
-    put_u32(h + H_SHUFFLE, (uint32_t)IO_CKPT_SEGMENT);
-    for (uint32_t r = 0; r < c->n_rng; r++)
-        for (int w = 0; w < 4; w++)
-            put_u64(h + H_RNG + r * RNG_BYTES + 8 * (size_t)w, c->rng[r][w]);
-    return PREFIX_BYTES + fields;
+    put_u32(h, (uint32_t)c->n);
+    put_u32(h + 4, (uint32_t)IO_CKPT_SEGMENT);
+    for (size_t k = 0; k < c->n; k++) {
+        const io_ckpt_section *s = &c->sec[k];
+        size_t len = strlen(s->name);
+        put_u32(h + at, (uint32_t)len);
+        memcpy(h + at + 4, s->name, len);
+        put_u32(h + at + 4 + len, s->payload ? V3_PAYLOAD : 0);
+        put_u64(h + at + 8 + len, s->len);
+        at += V3_ENTRY_MIN + len;
+    }
+    put_u32(buf + 12, (uint32_t)at);
+    *n = PREFIX_BYTES + at;
+    return buf;
 }
 
-/* Header, config, extra and their CRC32. *off receives the bytes written. */
+/* Header, inline sections and their CRC32. *off receives the bytes
+ * written. */
 static int write_header(int fd, const io_ckpt *c, uint64_t *off)
 {
-    uint8_t buf[PREFIX_BYTES + MAX_FIELDS], crcb[CRC_BYTES];
-    size_t n = encode_header(c, buf);
+    uint8_t crcb[CRC_BYTES];
+    size_t n;
+    uint8_t *buf = encode_header(c, &n);
     uint32_t crc = crc_update(0, buf, n);
-    crc = crc_update(crc, c->config, c->config_len);
-    crc = crc_update(crc, c->extra, c->extra_len);
+    int bad = write_all(fd, buf, n);
+    *off = n + CRC_BYTES;
+    for (size_t k = 0; k < c->n && !bad; k++) {
+        const io_ckpt_section *s = &c->sec[k];
+        if (s->payload) continue;
+        crc = crc_update(crc, s->data, s->len);
+        bad = write_all(fd, s->data, s->len);
+        *off += s->len;
+    }
+    free(buf);
     put_u32(crcb, crc);
-    if (write_all(fd, buf, n) || write_all(fd, c->config, c->config_len) ||
-        write_all(fd, c->extra, c->extra_len) ||
-        write_all(fd, crcb, CRC_BYTES))
-        return -1;
-    *off = n + c->config_len + c->extra_len + CRC_BYTES;
-    return 0;
+    return bad || write_all(fd, crcb, CRC_BYTES) ? -1 : 0;
 }
 
 /* ---- the payload, deflated in independent segments ---------------------- */
 
 size_t io_ckpt_segments(const io_ckpt *c)
 {
-    size_t bytes = 4 * (c->n_params + c->n_state);
+    size_t bytes = io_ckpt_payload_bytes(c);
     return bytes ? (bytes + IO_CKPT_SEGMENT - 1) / IO_CKPT_SEGMENT : 1;
 }
 
@@ -374,7 +456,7 @@ static int plane_deflates(const uint8_t *plane, size_t n, size_t k)
 void io_ckpt_deflate(const io_ckpt *c, size_t first, size_t count,
                      io_ckpt_part *part)
 {
-    size_t total = c->n_params + c->n_state, nseg = io_ckpt_segments(c);
+    size_t total = io_ckpt_payload_bytes(c) / 4, nseg = io_ckpt_segments(c);
     NN_CHECK(first <= nseg && count <= nseg - first,
              "io_ckpt_deflate: segments [%zu, +%zu) of %zu", first, count,
              nseg);
@@ -441,10 +523,10 @@ static int write_payload(int fd, const io_ckpt *c, const io_ckpt_part *parts,
         adler = (uint32_t)adler32_combine(adler, parts[k].adler,
                                           (z_off_t)parts[k].raw_len);
     }
-    NN_CHECK(raw == 4 * (uint64_t)(c->n_params + c->n_state),
-             "checkpoint parts hold %llu raw bytes, the arenas %llu",
+    NN_CHECK(raw == (uint64_t)io_ckpt_payload_bytes(c),
+             "checkpoint parts hold %llu raw bytes, the payload %llu",
              (unsigned long long)raw,
-             (unsigned long long)(4 * (uint64_t)(c->n_params + c->n_state)));
+             (unsigned long long)io_ckpt_payload_bytes(c));
     uint8_t lens[LENS_BYTES], tail[4 + CRC_BYTES];
     put_u64(lens, comp);
     put_u64(lens + 8, raw);
@@ -473,16 +555,8 @@ int io_ckpt_write_parts(const char *path, const io_ckpt *c,
                         const io_ckpt_part *parts, size_t n_parts,
                         nn_error *err)
 {
-    NN_CHECK(c->n_rng <= IO_CKPT_MAX_RNG, "io_ckpt_write: n_rng %u > %u",
-             (unsigned)c->n_rng, (unsigned)IO_CKPT_MAX_RNG);
-    NN_CHECK(!c->n_params || c->params, "io_ckpt_write: params is NULL");
-    NN_CHECK(!c->n_state || c->state, "io_ckpt_write: state is NULL");
-    NN_CHECK(!c->config_len || c->config, "io_ckpt_write: config is NULL");
-    NN_CHECK(!c->extra_len || c->extra, "io_ckpt_write: extra is NULL");
-    NN_CHECK(c->n_state <= SIZE_MAX / 4 &&
-                 c->n_params <= SIZE_MAX / 4 - c->n_state,
-             "io_ckpt_write: arena sizes overflow");
-
+    NN_CHECK(c->n <= IO_CKPT_MAX_SECTIONS, "io_ckpt_write: %zu sections",
+             c->n);
     size_t tlen = strlen(path) + 32;
     char *tmp = nn_xmalloc(tlen);
     snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
@@ -536,6 +610,8 @@ typedef struct reader {
     uint32_t version;
     uint32_t shuffle; /* payload bytes per significance-grouped run, 0: none */
     nn_error *err;
+    uint8_t *legacy_text; /* versions 1, 2: config + extra, for the CRC */
+    size_t legacy_len;
 } reader;
 
 /* Error for a section that does not fit in the file. */
@@ -602,8 +678,10 @@ static int read_prefix(reader *r, uint8_t *pre, uint32_t *fields)
     if (version == 0) return corrupt(r, "format version 0 does not exist");
     r->version = version;
     *fields = get_u32(pre + 12);
-    if (*fields < FIXED_BYTES || *fields > MAX_FIELDS ||
-        (*fields - FIXED_BYTES) % RNG_BYTES != 0) {
+    int ok = version >= 3 ? *fields >= V3_FIXED && *fields <= V3_MAX_HEADER
+                          : *fields >= FIXED_BYTES && *fields <= MAX_FIELDS &&
+                                (*fields - FIXED_BYTES) % RNG_BYTES == 0;
+    if (!ok) {
         char what[96];
         snprintf(what, sizeof what, "header length %u is impossible", *fields);
         return corrupt(r, what);
@@ -611,89 +689,190 @@ static int read_prefix(reader *r, uint8_t *pre, uint32_t *fields)
     return NN_OK;
 }
 
-/* Header fields into c; config and extra lengths are checked against the
- * bytes left in the file before anything is allocated. */
-static int parse_fields(reader *r, const uint8_t *h, uint32_t fields,
-                        io_ckpt *c, uint64_t *config_len, uint64_t *extra_len)
+/* A section of the file being read: data allocated here (inline sections
+ * and converted records) or by read_payload (payload sections). */
+static int take(reader *r, io_ckpt *c, const char *name, size_t len,
+                int payload, const void *copy)
 {
-    c->model_hash = get_u64(h + H_MODEL_HASH);
-    c->world_size = get_u32(h + H_WORLD_SIZE);
-    c->optim_kind = get_u32(h + H_OPTIM_KIND);
-    c->epoch = get_u64(h + H_EPOCH);
-    c->step_in_epoch = get_u64(h + H_STEP_IN_EPOCH);
-    c->global_step = get_u64(h + H_GLOBAL_STEP);
-    c->optim_t = get_u64(h + H_OPTIM_T);
-    c->best_metric = get_f64(h + H_BEST_METRIC);
-    c->best_epoch = get_u64(h + H_BEST_EPOCH);
-    c->bad_epochs = get_u64(h + H_BAD_EPOCHS);
-    c->n_rng = get_u32(h + H_N_RNG);
-    if (c->n_rng != (fields - FIXED_BYTES) / RNG_BYTES)
+    if (!name_ok(name) || lookup(c, name) || c->n == IO_CKPT_MAX_SECTIONS) {
+        char what[IO_CKPT_NAME_MAX + 64];
+        snprintf(what, sizeof what, "section '%.*s': bad or repeated name",
+                 IO_CKPT_NAME_MAX, name);
+        return corrupt(r, what);
+    }
+    io_ckpt_section *s = &c->sec[c->n++];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->len = len;
+    s->payload = payload;
+    if (copy && len) {
+        s->data = nn_xmalloc(len);
+        memcpy(s->data, copy, len);
+    }
+    return NN_OK;
+}
+
+/* Version 3: the section table (already read into h, `fields` bytes),
+ * then the inline sections' bytes. *raw receives the payload's bytes. */
+static int parse_table(reader *r, const uint8_t *h, uint32_t fields,
+                       io_ckpt *c, uint64_t *raw)
+{
+    uint32_t n = get_u32(h);
+    r->shuffle = get_u32(h + 4);
+    if (n > IO_CKPT_MAX_SECTIONS) return corrupt(r, "too many sections");
+    if (r->shuffle % 4 != 0 || r->shuffle > SHUFFLE_MAX)
+        return corrupt(r, "impossible byte-shuffle run length");
+    size_t at = V3_FIXED;
+    uint64_t inline_bytes = 0, rest = r->size - r->pos;
+    *raw = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        if (fields - at < V3_ENTRY_MIN) return corrupt(r, "section table");
+        uint32_t nl = get_u32(h + at);
+        if (nl == 0 || nl > IO_CKPT_NAME_MAX || fields - at - V3_ENTRY_MIN < nl)
+            return corrupt(r, "section table: a name's length");
+        char name[IO_CKPT_NAME_MAX + 1];
+        memcpy(name, h + at + 4, nl);
+        name[nl] = '\0';
+        if (strlen(name) != nl)
+            return corrupt(r, "section table: a name holds a NUL byte");
+        uint32_t flags = get_u32(h + at + 4 + nl);
+        uint64_t len = get_u64(h + at + 8 + nl);
+        at += V3_ENTRY_MIN + nl;
+        int payload = flags == V3_PAYLOAD;
+        if (flags & ~V3_PAYLOAD || (payload && len % 4))
+            return corrupt(r, "section table: flags or a payload length");
+        if (!payload && len > rest - inline_bytes)
+            return too_short(r, "an inline section", len);
+        if (payload && len > UINT64_MAX / 2 - *raw)
+            return corrupt(r, "payload sections are impossibly large");
+        if (payload) *raw += len;
+        else inline_bytes += len;
+        int rc = take(r, c, name, (size_t)len, payload, NULL);
+        if (rc) return rc;
+    }
+    if (at != fields) return corrupt(r, "section table length");
+    for (size_t k = 0; k < c->n; k++) {
+        io_ckpt_section *s = &c->sec[k];
+        if (s->payload || !s->len) continue;
+        s->data = nn_xmalloc(s->len);
+        int rc = read_exact(r, s->data, s->len, s->name);
+        if (rc) return rc;
+    }
+    return NN_OK;
+}
+
+/* Versions 1 and 2: the extra blob's records (u32 tag length, tag, u64
+ * value length, value) become sections named by their tags. */
+static int legacy_records(reader *r, io_ckpt *c, const uint8_t *b, size_t n)
+{
+    size_t at = 0;
+    while (at < n) {
+        if (n - at < 4) return corrupt(r, "extra records");
+        uint32_t tl = get_u32(b + at);
+        if (tl == 0 || tl > IO_CKPT_NAME_MAX || n - at - 4 < (size_t)tl + 8)
+            return corrupt(r, "extra records: a tag");
+        char tag[IO_CKPT_NAME_MAX + 1];
+        memcpy(tag, b + at + 4, tl);
+        tag[tl] = '\0';
+        if (strlen(tag) != tl)
+            return corrupt(r, "extra records: a tag holds a NUL byte");
+        uint64_t vl = get_u64(b + at + 4 + tl);
+        at += 12 + (size_t)tl;
+        if (vl > n - at) return corrupt(r, "extra records: a value's length");
+        int rc = take(r, c, tag, (size_t)vl, 0, b + at);
+        if (rc) return rc;
+        at += (size_t)vl;
+    }
+    return NN_OK;
+}
+
+/* Versions 1 and 2: the fixed fields, config and extra blob, presented as
+ * the sections a version-3 file of a one-model run holds. */
+static int parse_legacy(reader *r, const uint8_t *h, uint32_t fields,
+                        io_ckpt *c, uint64_t *raw)
+{
+    uint32_t n_rng = get_u32(h + H_N_RNG);
+    if (n_rng != (fields - FIXED_BYTES) / RNG_BYTES)
         return corrupt(r, "rng count does not match the header length");
     /* version 1: plain little-endian floats (the field was reserved, 0) */
     r->shuffle = r->version >= 2 ? get_u32(h + H_SHUFFLE) : 0;
     if (r->shuffle % 4 != 0 || r->shuffle > SHUFFLE_MAX)
         return corrupt(r, "impossible byte-shuffle run length");
-    for (uint32_t i = 0; i < c->n_rng; i++)
-        for (int w = 0; w < 4; w++)
-            c->rng[i][w] = get_u64(h + H_RNG + i * RNG_BYTES + 8 * (size_t)w);
-    *config_len = get_u64(h + H_CONFIG_LEN);
-    *extra_len = get_u64(h + H_EXTRA_LEN);
+    uint64_t config_len = get_u64(h + H_CONFIG_LEN);
+    uint64_t extra_len = get_u64(h + H_EXTRA_LEN);
+    uint64_t np = get_u64(h + H_N_PARAMS), ns = get_u64(h + H_N_STATE);
     /* Smallest possible rest: header CRC, lengths, payload CRC. */
     uint64_t rest = r->size - r->pos, tail = CRC_BYTES + LENS_BYTES + CRC_BYTES;
-    if (rest < tail || *config_len > rest - tail ||
-        *extra_len > rest - tail - *config_len)
+    if (rest < tail || config_len > rest - tail ||
+        extra_len > rest - tail - config_len)
         return too_short(r, "config + extra (header lengths)",
-                         *config_len + *extra_len);
-    return NN_OK;
+                         config_len + extra_len);
+    uint64_t max_count = (uint64_t)(SIZE_MAX / 8);
+    if (np > max_count || ns > max_count - np)
+        return corrupt(r, "parameter and state counts are impossibly large");
+    *raw = 4 * (np + ns);
+    uint8_t *text = nn_xmalloc((size_t)config_len + (size_t)extra_len + 1);
+    int rc = read_exact(r, text, config_len + extra_len, "the config text");
+    uint8_t run[32], early[24], hash[8], optim[16];
+    put_u64(run, get_u64(h + H_EPOCH));
+    put_u64(run + 8, get_u64(h + H_STEP_IN_EPOCH));
+    put_u64(run + 16, get_u64(h + H_GLOBAL_STEP));
+    put_u64(run + 24, get_u32(h + H_WORLD_SIZE));
+    memcpy(early, h + H_BEST_METRIC, 24); /* f64 best, best_epoch, bad */
+    memcpy(hash, h + H_MODEL_HASH, 8);
+    put_u64(optim, get_u32(h + H_OPTIM_KIND));
+    memcpy(optim + 8, h + H_OPTIM_T, 8);
+    if (!rc) rc = take(r, c, "config", (size_t)config_len, 0, text);
+    if (!rc) rc = take(r, c, "run", sizeof run, 0, run);
+    if (!rc) rc = take(r, c, "early_stop", sizeof early, 0, early);
+    if (!rc) rc = take(r, c, "model/hash", sizeof hash, 0, hash);
+    if (!rc) rc = take(r, c, "model/optim", sizeof optim, 0, optim);
+    if (!rc) rc = take(r, c, "model/params", (size_t)(4 * np), 1, NULL);
+    if (!rc) rc = take(r, c, "model/state", (size_t)(4 * ns), 1, NULL);
+    if (!rc)
+        rc = legacy_records(r, c, text + config_len, (size_t)extra_len);
+    r->legacy_text = text;
+    r->legacy_len = (size_t)(config_len + extra_len);
+    return rc;
 }
 
-/* Everything up to and including the header CRC. The counts n_params and
- * n_state stay in *np / *ns until the payload lengths confirm them. */
-static int read_header(reader *r, io_ckpt *c, uint64_t *np, uint64_t *ns)
+/* Everything up to and including the header CRC. The payload sections'
+ * lengths (*raw in all) are confirmed by the payload lengths next. */
+static int read_header(reader *r, io_ckpt *c, uint64_t *raw)
 {
-    uint8_t buf[PREFIX_BYTES + MAX_FIELDS], crcb[CRC_BYTES];
+    uint8_t buf[PREFIX_BYTES + (V3_MAX_HEADER > MAX_FIELDS ? V3_MAX_HEADER
+                                                           : MAX_FIELDS)];
+    uint8_t crcb[CRC_BYTES];
     uint32_t fields = 0;
-    uint64_t config_len = 0, extra_len = 0;
     int rc = read_prefix(r, buf, &fields);
     if (rc) return rc;
     if ((rc = read_exact(r, buf + PREFIX_BYTES, fields, "the header")))
         return rc;
-    rc = parse_fields(r, buf + PREFIX_BYTES, fields, c, &config_len,
-                      &extra_len);
+    rc = r->version >= 3 ? parse_table(r, buf + PREFIX_BYTES, fields, c, raw)
+                         : parse_legacy(r, buf + PREFIX_BYTES, fields, c, raw);
     if (rc) return rc;
-    c->config = nn_xmalloc((size_t)config_len + 1);
-    c->config[config_len] = '\0';
-    c->config_len = (size_t)config_len;
-    if ((rc = read_exact(r, c->config, config_len, "the config text")))
-        return rc;
-    if (extra_len > 0) {
-        c->extra = nn_xmalloc((size_t)extra_len);
-        c->extra_len = (size_t)extra_len;
-        if ((rc = read_exact(r, c->extra, extra_len, "the extra bytes")))
-            return rc;
-    }
     if ((rc = read_exact(r, crcb, CRC_BYTES, "the header checksum")))
         return rc;
     uint32_t crc = crc_update(0, buf, PREFIX_BYTES + fields);
-    crc = crc_update(crc, c->config, c->config_len);
-    crc = crc_update(crc, c->extra, c->extra_len);
+    if (r->version >= 3) {
+        for (size_t k = 0; k < c->n; k++)
+            if (!c->sec[k].payload)
+                crc = crc_update(crc, c->sec[k].data, c->sec[k].len);
+    } else {
+        crc = crc_update(crc, r->legacy_text, r->legacy_len);
+    }
     if (crc != get_u32(crcb)) return corrupt(r, "header checksum mismatch");
-    *np = get_u64(buf + PREFIX_BYTES + H_N_PARAMS);
-    *ns = get_u64(buf + PREFIX_BYTES + H_N_STATE);
     return NN_OK;
 }
 
-/* Payload lengths: the raw length must be 4 * (n_params + n_state), the
+/* Payload lengths: the raw length must be the payload sections' bytes, the
  * compressed stream plus its CRC must end exactly at the end of the file,
  * and the raw length must be reachable by deflate from comp_len bytes. */
-static int check_payload_lengths(reader *r, uint64_t np, uint64_t ns,
-                                 uint64_t comp, uint64_t raw)
+static int check_payload_lengths(reader *r, uint64_t want, uint64_t comp,
+                                 uint64_t raw)
 {
-    uint64_t max_count = (uint64_t)(SIZE_MAX / 4);
-    if (np > max_count || ns > max_count - np)
-        return corrupt(r, "parameter and state counts are impossibly large");
-    if (raw != 4 * (np + ns))
-        return corrupt(r, "payload length does not match the arena sizes");
+    if (raw != want)
+        return corrupt(r, "payload length does not match the sections");
     uint64_t rest = r->size - r->pos;
     if (rest < CRC_BYTES || comp > rest - CRC_BYTES)
         return too_short(r, "the compressed payload", comp + CRC_BYTES);
@@ -708,7 +887,6 @@ static int check_payload_lengths(reader *r, uint64_t np, uint64_t ns,
                           "can hold");
     return NN_OK;
 }
-
 /* Inflate comp bytes from the file into the arenas (raw bytes expected),
  * accumulating the CRC32 of the raw bytes in *crc. */
 static int inflate_payload(reader *r, io_ckpt *c, uint64_t comp, uint64_t raw,
@@ -776,18 +954,17 @@ out:
     return rc;
 }
 
-static int read_payload(reader *r, io_ckpt *c, uint64_t np, uint64_t ns)
+static int read_payload(reader *r, io_ckpt *c, uint64_t want)
 {
     uint8_t lens[LENS_BYTES], crcb[CRC_BYTES];
     int rc = read_exact(r, lens, LENS_BYTES, "the payload lengths");
     if (rc) return rc;
     uint64_t comp = get_u64(lens), raw = get_u64(lens + 8);
-    if ((rc = check_payload_lengths(r, np, ns, comp, raw))) return rc;
+    if ((rc = check_payload_lengths(r, want, comp, raw))) return rc;
     /* Lengths are now bounded by the file size: allocation is safe. */
-    c->n_params = (size_t)np;
-    c->n_state = (size_t)ns;
-    if (np) c->params = nn_xalloc_floats(c->n_params);
-    if (ns) c->state = nn_xalloc_floats(c->n_state);
+    for (size_t k = 0; k < c->n; k++)
+        if (c->sec[k].payload && c->sec[k].len)
+            c->sec[k].data = nn_xalloc_floats(c->sec[k].len / 4);
     uint32_t crc = 0;
     if ((rc = inflate_payload(r, c, comp, raw, &crc))) return rc;
     if ((rc = read_exact(r, crcb, CRC_BYTES, "the payload checksum")))
@@ -801,7 +978,7 @@ int io_ckpt_read(const char *path, io_ckpt *c, nn_error *err)
     memset(c, 0, sizeof *c);
     nn_error local;
     if (!err) err = &local;
-    int fd = open_retry(path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = open_retry(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0)
         return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open checkpoint: %s",
                             path, strerror(errno));
@@ -810,24 +987,27 @@ int io_ckpt_read(const char *path, io_ckpt *c, nn_error *err)
                                         : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
     if (e) {
         close(fd);
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot read checkpoint: %s",
-                            path, strerror(e));
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: cannot read checkpoint: %s%s", path,
+                            strerror(e),
+                            e == EINVAL ? " (not a regular file)" : "");
     }
-    reader r = {fd, path, (uint64_t)st.st_size, 0, 0, 0, err};
-    uint64_t np = 0, ns = 0;
-    int rc = read_header(&r, c, &np, &ns);
-    if (rc == NN_OK) rc = read_payload(&r, c, np, ns);
+    reader r = {.fd = fd, .path = path, .size = (uint64_t)st.st_size,
+                .err = err};
+    uint64_t raw = 0;
+    c->owned = 1; /* from here on, a failure frees and zeroes c */
+    int rc = read_header(&r, c, &raw);
+    if (rc == NN_OK) rc = read_payload(&r, c, raw);
     close(fd);
+    free(r.legacy_text);
     if (rc != NN_OK) io_ckpt_free(c);
+    else c->version = r.version;
     return rc;
 }
 
 void io_ckpt_free(io_ckpt *c)
 {
     if (!c) return;
-    free(c->config);
-    free(c->extra);
-    free(c->params);
-    free(c->state);
+    for (size_t k = 0; c->owned && k < c->n; k++) free(c->sec[k].data);
     memset(c, 0, sizeof *c);
 }

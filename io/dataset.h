@@ -78,10 +78,16 @@ int io_text_encode(const char *name, const char *text, size_t n,
 int io_text_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
                  size_t part, size_t parts, nn_error *err);
 
-/* Normalisation. Feature moments over this shard (sum and sum of squares
- * per column of x, in double), to be summed across ranks by the caller. */
-void io_dataset_moments(const io_dataset *d, double *sum, double *sumsq);
-/* x = (x - mean) / std per column (std < 1e-12 treated as 1). */
+/* Normalisation. Feature moments over local rows rows[0, n) of this
+ * shard (all rows when rows is NULL): sum and sum of squares per column of
+ * x, in double, to be summed across ranks by the caller. */
+void io_dataset_moments(const io_dataset *d, const size_t *rows, size_t n,
+                        double *sum, double *sumsq);
+/* x[rows, w] = (x - mean) / std per column (std < 1e-12 treated as 1):
+ * the one standardisation, for loaded data and for predict's inputs. */
+void io_standardize(float *x, size_t rows, size_t w, const double *mean,
+                    const double *std);
+/* io_standardize over every row of d. */
 void io_dataset_standardize(io_dataset *d, const double *mean,
                             const double *std);
 void io_dataset_scale(io_dataset *d, float scale);

@@ -44,6 +44,13 @@ void *nn_xmalloc(size_t bytes)
     return p;
 }
 
+size_t nn_mul_size(size_t a, size_t b)
+{
+    if (b && a > SIZE_MAX / b)
+        nn_fatal(__FILE__, __LINE__, "size overflow (%zu x %zu)", a, b);
+    return a * b;
+}
+
 void *nn_xcalloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)

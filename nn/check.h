@@ -32,6 +32,10 @@ void *nn_xcalloc(size_t n, size_t size);
 void *nn_xrealloc(void *p, size_t bytes);
 char *nn_xstrdup(const char *s);
 
+/* a * b for sizes already validated where they entered; a product that
+ * still overflows is a broken invariant (fatal). */
+size_t nn_mul_size(size_t a, size_t b);
+
 /* 64-byte aligned allocation for arenas (free with free()). */
 float *nn_xalloc_floats(size_t count);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run every test program: CUnit unit tests (nn, io), the comm tests under
 # mpirun on 1, 2 and 3 ranks, and the integration tests in tests/mpi/
-# (which drive bin/axon under mpirun). Prints one line per program and a
+# (which drive bin/axon under mpirun); tests/trainer run the trainer library
+# in one process (comm/single). Prints one line per program and a
 # closing "N passed, N failed". Exit status is non-zero if anything failed.
 #   BUILD=build/rel|build/san  which build to test
 #   UNIT_ONLY=1                skip tests/mpi integration scripts
@@ -35,7 +36,8 @@ run() { # name, command...
   fi
 }
 
-for t in "$BUILD"/bin/tests/nn_test_* "$BUILD"/bin/tests/io_test_*; do
+for t in "$BUILD"/bin/tests/nn_test_* "$BUILD"/bin/tests/io_test_* \
+         "$BUILD"/bin/tests/trainer_test_*; do
   [ -x "$t" ] && run "$(basename "$t")" "$t"
 done
 for t in "$BUILD"/bin/tests/comm_test_*; do

@@ -1,21 +1,26 @@
-/* trainer/checkpoint.c - saving and restoring a run's state.
+/* trainer/checkpoint.c - saving and restoring a run's state, for every
+ * objective alike (docs/CHECKPOINT.md lists the sections).
  *
- * Every rank deflates its share of the payload's segments (all ranks hold
- * the same parameters and optimizer state), rank 0 gathers the parts and
- * writes <dir>/step-NNNNNNNN.ckpt through io_ckpt_write_parts (temp file,
- * fsync, rename, directory fsync): p ranks compress p times faster, and the
- * file is the same bytes for any p. Then rank 0 points the symlink <dir>/last.ckpt
- * at it (made under a temporary name and renamed, so it is never missing
- * or dangling), then removes all but the newest keep_last. Loading: rank 0
- * reads and validates the whole file, every rank learns the verdict, and
- * only then is the state broadcast - never a partly loaded model.
+ * A checkpoint holds the run's records (config, --set overrides, input
+ * shape, normalisation, vocabulary: trainer/meta.c), its position and
+ * early-stopping record, the objective's name and sections, the sampler's
+ * state, and per parameter group "<g>/hash", "<g>/optim" (u64 optimizer
+ * kind, u64 step counter), "<g>/params" and "<g>/state" (the arenas, in
+ * the deflated payload). Every rank deflates its share of the payload's
+ * segments (all ranks hold the same parameters and optimizer state), rank
+ * 0 gathers the parts and writes <dir>/step-NNNNNNNN.ckpt through
+ * io_ckpt_write_parts (temp file, fsync, rename, directory fsync): p ranks
+ * compress p times faster, and the file is the same bytes for any p. Then
+ * rank 0 points the symlink <dir>/last.ckpt at it (made under a temporary
+ * name and renamed, so it is never missing or dangling), then removes all
+ * but the newest keep_last. Loading: rank 0 reads and validates the whole
+ * file, checks every section against the run, every rank learns the
+ * verdict, and only then is the state broadcast - never a partly loaded
+ * run.
  *
  * Random state: every generator in a run is counter-based on (seed, epoch,
  * step, sample id), and the seed is in the saved config, so the position
- * (epoch, step_in_epoch, global_step) restores all of it. In stream mode
- * (truncated BPTT) a mid-epoch checkpoint also holds the stateful layers'
- * carried state of every stream (record "stream_state"), so that a resume
- * continues the streams where they were, on any number of ranks.
+ * (epoch, step_in_epoch, global_step) restores all of it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,10 +33,8 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
-#include "nn/recurrent.h"
-#include "trainer/meta.h"
-#include "trainer/report.h"
-#include "trainer/session.h"
+#include "trainer/objective.h"
+#include "trainer/sampler.h"
 
 #define LAST_NAME "last.ckpt"
 
@@ -97,17 +100,21 @@ static void prune(const char *dir, size_t keep, const char *newest)
 /* Rank 0: write c, with its payload deflated in parts[0, n_parts), as
  * <dir>/<fixed>, or (fixed == NULL) as the next <dir>/step-N.ckpt, then
  * move last.ckpt and prune. */
-static int write_file(tr_session *s, const char *dir, const char *fixed,
+static int write_file(tr_run *r, const char *dir, const char *fixed,
                       const io_ckpt *c, const io_ckpt_part *parts,
                       size_t n_parts)
 {
+    tr_session *s = r->s;
     /* Never replace a good checkpoint with a diverged model. */
-    for (size_t i = 0; i < c->n_params; i++)
-        if (!isfinite(c->params[i]))
-            return nn_error_set(&s->err, NN_EXIT_DIVERGED,
-                                "%s: not writing a checkpoint: parameter %zu "
-                                "is not finite",
-                                dir, i);
+    for (size_t g = 0; g < r->n_groups; g++) {
+        const nn_model *m = r->groups[g]->model;
+        for (size_t i = 0; i < m->n_params; i++)
+            if (!isfinite(m->params[i]))
+                return nn_error_set(&s->err, NN_EXIT_DIVERGED,
+                                    "%s: not writing a checkpoint: %s "
+                                    "parameter %zu is not finite",
+                                    dir, r->groups[g]->name, i);
+    }
     int e = tr_mkdirs(dir);
     if (e)
         return nn_error_set(&s->err, NN_EXIT_DATA,
@@ -117,38 +124,13 @@ static int write_file(tr_session *s, const char *dir, const char *fixed,
     snprintf(name, sizeof name, "%s", fixed ? fixed : "");
     if (!fixed)
         snprintf(name, sizeof name, "step-%08llu.ckpt",
-                 (unsigned long long)s->global_step);
+                 (unsigned long long)r->global_step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int st = io_ckpt_write_parts(path, c, parts, n_parts, &s->err);
     if (!st && !fixed) st = update_last(dir, name, &s->err);
     if (!st && !fixed && s->cfg.ckpt.keep_last)
         prune(dir, s->cfg.ckpt.keep_last, name);
     return st;
-}
-
-void tr_ckpt_position(const tr_session *s, io_ckpt *c)
-{
-    c->config = s->cfg.text;
-    c->config_len = s->cfg.text_len;
-    c->world_size = (uint32_t)s->size;
-    c->epoch = s->epoch;
-    c->step_in_epoch = s->step_in_epoch;
-    c->global_step = s->global_step;
-    c->best_metric = s->best_metric;
-    c->best_epoch = s->best_epoch;
-    c->bad_epochs = s->bad_epochs;
-}
-
-void tr_run_meta(const tr_session *s, tr_meta *meta, nn_shape in)
-{
-    tr_meta_put_shape(meta, in);
-    if (s->norm_mean) {
-        size_t w = s->train.x_width * sizeof(double);
-        tr_meta_put(meta, "norm_mean", s->norm_mean, w);
-        tr_meta_put(meta, "norm_std", s->norm_std, w);
-    }
-    if (s->vocab) tr_meta_put(meta, "vocab", s->vocab, s->vocab_len);
-    tr_meta_put_overrides(meta, s->opt->sets, s->opt->n_sets);
 }
 
 /* Collective end of a save: every rank learns rank 0's status; a failed
@@ -181,7 +163,7 @@ static int deflate_shared(tr_session *s, const io_ckpt *c,
     size_t nseg = io_ckpt_segments(c), p = (size_t)s->size;
     size_t r = (size_t)s->rank, first = share_start(nseg, r, p);
     *parts = NULL, *n_parts = 0, *buf = NULL;
-    if (4 * (c->n_params + c->n_state) > SHARED_DEFLATE_MAX) {
+    if (io_ckpt_payload_bytes(c) > SHARED_DEFLATE_MAX) {
         if (r == 0) { /* the same test on every rank: no one waits */
             *parts = nn_xmalloc(sizeof **parts);
             io_ckpt_deflate(c, 0, nseg, *parts);
@@ -217,240 +199,264 @@ static int deflate_shared(tr_session *s, const io_ckpt *c,
     return bad;
 }
 
-int tr_write_checkpoint(tr_session *s, const io_ckpt *c, const char *name)
+/* Section name "<group>/<what>" in buf. */
+static const char *gname(const tr_group *g, const char *what, char *buf,
+                         size_t cap)
 {
+    snprintf(buf, cap, "%s/%s", g->name, what);
+    return buf;
+}
+
+/* The sections of one run; small records live in `scratch` until the
+ * write. Every rank builds the same payload. */
+typedef struct save_scratch {
+    uint64_t run[4], early[3], shape[1 + NN_MAX_DIMS];
+    uint64_t hash[TR_MAX_GROUPS], optim[TR_MAX_GROUPS][2];
+    char names[TR_MAX_GROUPS][4][IO_CKPT_NAME_MAX + 1];
+    char *overrides;
+} save_scratch;
+
+static void build(tr_run *r, io_ckpt *c, save_scratch *x)
+{
+    tr_session *s = r->s;
+    memset(c, 0, sizeof *c);
+    io_ckpt_add(c, "objective", r->obj_ops->name, strlen(r->obj_ops->name), 0);
+    x->run[0] = r->epoch, x->run[1] = r->step_in_epoch;
+    x->run[2] = r->global_step, x->run[3] = (uint64_t)s->size;
+    io_ckpt_add(c, "run", x->run, sizeof x->run, 0);
+    memcpy(&x->early[0], &r->best_metric, 8);
+    x->early[1] = r->best_epoch, x->early[2] = r->bad_epochs;
+    io_ckpt_add(c, "early_stop", x->early, sizeof x->early, 0);
+    nn_shape in = r->obj_ops->input_shape(r, r->obj);
+    x->shape[0] = in.ndim;
+    for (size_t i = 0; i < in.ndim; i++) x->shape[1 + i] = in.dim[i];
+    tr_ckpt_add_meta(s, c, x->shape, (1 + in.ndim) * sizeof(uint64_t));
+    size_t len = 0;
+    for (size_t i = 0; i < s->opt->n_sets; i++) len += strlen(s->opt->sets[i]) + 1;
+    x->overrides = nn_xmalloc(len + 1);
+    for (size_t i = 0, at = 0; i < s->opt->n_sets; i++) {
+        size_t n = strlen(s->opt->sets[i]) + 1;
+        memcpy(x->overrides + at, s->opt->sets[i], n);
+        at += n;
+    }
+    if (len) io_ckpt_add(c, "overrides", x->overrides, len, 0);
+    for (size_t g = 0; g < r->n_groups; g++) {
+        const tr_group *gr = r->groups[g];
+        x->hash[g] = nn_model_hash(gr->model);
+        x->optim[g][0] = (uint64_t)gr->optim->cfg.kind;
+        x->optim[g][1] = gr->optim->t;
+        io_ckpt_add(c, gname(gr, "hash", x->names[g][0], IO_CKPT_NAME_MAX + 1),
+                    &x->hash[g], 8, 0);
+        io_ckpt_add(c, gname(gr, "optim", x->names[g][1], IO_CKPT_NAME_MAX + 1),
+                    x->optim[g], 16, 0);
+        io_ckpt_add(c, gname(gr, "params", x->names[g][2], IO_CKPT_NAME_MAX + 1),
+                    gr->model->params, gr->model->n_params * sizeof(float), 1);
+        io_ckpt_add(c, gname(gr, "state", x->names[g][3], IO_CKPT_NAME_MAX + 1),
+                    gr->optim->state,
+                    gr->optim->n_slots * gr->optim->n * sizeof(float), 1);
+    }
+    if (r->obj_ops->save) r->obj_ops->save(r, r->obj, c);
+}
+
+int tr_save(tr_run *r, const char *name)
+{
+    tr_session *s = r->s;
     const char *dir = s->cfg.ckpt.dir;
     if (!dir) return 0;
-    io_ckpt_part *parts;
-    size_t n_parts;
-    uint8_t *buf;
-    int st = deflate_shared(s, c, &parts, &n_parts, &buf);
-    if (st)
-        st = nn_error_set(&s->err, NN_EXIT_OTHER,
-                          "%s: cannot gather the checkpoint from the ranks",
-                          dir);
-    else if (s->rank == 0)
-        st = write_file(s, dir, name, c, parts, n_parts);
+    io_ckpt c;
+    save_scratch x;
+    build(r, &c, &x);
+    void *keep = NULL;
+    int st = r->sampler.ops->save ? r->sampler.ops->save(r, &c, &keep) : 0;
+    io_ckpt_part *parts = NULL;
+    size_t n_parts = 0;
+    uint8_t *buf = NULL;
+    if (!st) {
+        if (deflate_shared(s, &c, &parts, &n_parts, &buf))
+            st = nn_error_set(&s->err, NN_EXIT_OTHER,
+                              "%s: cannot gather the checkpoint from the "
+                              "ranks", dir);
+        else if (s->rank == 0)
+            st = write_file(r, dir, name, &c, parts, n_parts);
+        st = save_verdict(s, st);
+    }
     free(parts);
     free(buf);
-    return save_verdict(s, st);
-}
-
-/* Stream mode: how many rows of the global batch rank r of p holds (rows
- * B*r/p .. B*(r+1)/p, io/shard.h). */
-static size_t stream_rows(const tr_session *s, size_t r, size_t p)
-{
-    return io_shard_stream_batch(&s->shard, s->cfg.train.batch_size, 0, r, p,
-                                 NULL, NULL, NULL);
-}
-
-/* Bytes of the record "stream_state": u64 B, u64 width, f32 [B, width]. */
-#define STREAM_HEAD 16
-
-/* Floats of carried state per stream when the position is mid-epoch in
- * stream mode with stateful layers, the only case with a "stream_state"
- * record to write or load; else 0. The same on every rank. */
-static size_t stream_width(const tr_session *s)
-{
-    if (!s->cfg.data.stream || !s->step_in_epoch) return 0;
-    return nn_recurrent_model_state_width(s->model);
-}
-
-/* Collective, stream mode mid-epoch (else nothing): every stream's carried
- * state, gathered to rank 0 in global row order, into meta. 0, or
- * NN_EXIT_OTHER on every rank if the gather failed on any. */
-static int put_stream_state(tr_session *s, tr_meta *meta)
-{
-    size_t width = stream_width(s);
-    if (!width) return 0;
-    size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
-    size_t n = stream_rows(s, (size_t)s->rank, p), row = width * sizeof(float);
-    float *mine = nn_xalloc_floats(n * width + 1);
-    nn_recurrent_model_get_state(s->model, n, mine);
-    uint8_t *rec = NULL;
-    size_t *lens = NULL;
-    if (s->rank == 0) {
-        uint64_t head[2] = {B, width};
-        rec = nn_xmalloc(STREAM_HEAD + B * row);
-        memcpy(rec, head, STREAM_HEAD);
-        lens = nn_xmalloc(p * sizeof *lens);
-        for (size_t r = 0; r < p; r++) lens[r] = stream_rows(s, r, p) * row;
-    }
-    int bad = comm_gatherv_bytes(s->comm, mine, n * row,
-                                 rec ? rec + STREAM_HEAD : NULL, lens, 0);
-    if (s->rank == 0 && !bad)
-        tr_meta_put(meta, "stream_state", rec, STREAM_HEAD + B * row);
-    free(mine), free(rec), free(lens);
-    int st = bad ? nn_error_set(&s->err, NN_EXIT_OTHER,
-                                "checkpoint: cannot gather the streams' "
-                                "carried state from the ranks")
-                 : 0;
-    return tr_agree(s, st);
-}
-
-int tr_save_checkpoint(tr_session *s, const char *name)
-{
-    if (!s->cfg.ckpt.dir) return 0;
-    io_ckpt c = {
-        .model_hash = nn_model_hash(s->model),
-        .optim_kind = (uint32_t)s->optim->cfg.kind,
-        .optim_t = s->optim->t,
-        .n_params = s->model->n_params,
-        .params = s->model->params,
-        .n_state = s->optim->n_slots * s->optim->n,
-        .state = s->optim->state,
-    };
-    tr_ckpt_position(s, &c);
-    tr_meta meta = {0};
-    tr_run_meta(s, &meta, s->model->in);
-    int st = put_stream_state(s, &meta);
-    c.extra = meta.buf;
-    c.extra_len = meta.len;
-    if (!st) st = tr_write_checkpoint(s, &c, name);
-    tr_meta_free(&meta);
+    free(keep);
+    free(x.overrides);
     return st;
 }
 
-const char *tr_resolve_resume(tr_session *s, const char *arg, char *buf,
+const char *tr_resolve_resume(tr_run *r, const char *arg, char *buf,
                               size_t cap)
 {
     if (strcmp(arg, "auto")) return arg;
-    if (!s->cfg.ckpt.dir) return NULL;
-    snprintf(buf, cap, "%s/%s", s->cfg.ckpt.dir, LAST_NAME);
+    if (!r->s->cfg.ckpt.dir) return NULL;
+    snprintf(buf, cap, "%s/%s", r->s->cfg.ckpt.dir, LAST_NAME);
     return access(buf, F_OK) == 0 ? buf : NULL;
 }
 
-/* Rank 0: read and check the file against the built model. */
-static int read_checked(tr_session *s, const char *path, int resume,
-                        io_ckpt *c)
+/* Rank 0: group g's sections in c checked against the run (params and,
+ * for a resume, optimizer state); *p and *st point at the arenas. */
+static int check_group(tr_run *r, const tr_group *g, io_ckpt *c,
+                       const char *path, int resume, const void **p,
+                       const void **st, uint64_t *t)
 {
-    int st = io_ckpt_read(path, c, &s->err);
-    if (st) return st;
-    if (c->model_hash != nn_model_hash(s->model) ||
-        c->n_params != s->model->n_params)
+    tr_session *s = r->s;
+    char n[IO_CKPT_NAME_MAX + 1];
+    const void *v;
+    uint64_t hash, optim[2];
+    size_t np = g->model->n_params, ns = g->optim->n_slots * g->optim->n;
+    int rc = io_ckpt_need(c, path, gname(g, "hash", n, sizeof n), 8, &v, NULL,
+                          &s->err);
+    if (rc) return rc;
+    memcpy(&hash, v, 8);
+    if (hash != nn_model_hash(g->model))
         return nn_error_set(&s->err, NN_EXIT_DATA,
-                            "%s: checkpoint is for a different model (%zu "
-                            "parameters, architecture hash %016llx; this "
-                            "config has %zu, %016llx)",
-                            path, c->n_params,
-                            (unsigned long long)c->model_hash,
-                            s->model->n_params,
-                            (unsigned long long)nn_model_hash(s->model));
-    size_t want = s->optim->n_slots * s->optim->n;
-    if (resume && (c->n_state != want ||
-                   c->optim_kind != (uint32_t)s->optim->cfg.kind))
+                            "%s: checkpoint is for a different model (group "
+                            "'%s': architecture hash %016llx; this config "
+                            "has %zu parameters, %016llx)",
+                            path, g->name, (unsigned long long)hash, np,
+                            (unsigned long long)nn_model_hash(g->model));
+    rc = io_ckpt_need(c, path, gname(g, "params", n, sizeof n),
+                      np * sizeof(float), p, NULL, &s->err);
+    if (rc || !resume) return rc;
+    rc = io_ckpt_need(c, path, gname(g, "optim", n, sizeof n), 16, &v, NULL,
+                      &s->err);
+    if (rc) return rc;
+    memcpy(optim, v, 16);
+    io_ckpt_section *sec = io_ckpt_find(c, gname(g, "state", n, sizeof n));
+    if (optim[0] != (uint64_t)g->optim->cfg.kind || !sec ||
+        sec->len != ns * sizeof(float))
         return nn_error_set(&s->err, NN_EXIT_DATA,
                             "%s: optimizer state is for '%s' (%zu values); "
                             "this config uses '%s' (%zu values)",
-                            path, nn_optim_kind_name((nn_opt_kind)c->optim_kind),
-                            c->n_state, nn_optim_kind_name(s->optim->cfg.kind),
-                            want);
+                            path,
+                            optim[0] <= NN_OPT_ADAMW
+                                ? nn_optim_kind_name((nn_opt_kind)optim[0])
+                                : "?",
+                            sec ? sec->len / sizeof(float) : 0,
+                            nn_optim_kind_name(g->optim->cfg.kind), ns);
+    *st = sec->data;
+    *t = optim[1];
     return 0;
 }
 
-/* Collective, on a resume in stream mode mid-epoch (else nothing): this
- * rank's rows of the checkpoint's "stream_state" into s->stream_state.
- * A file without the record, or with one for another batch size or model,
- * only warns: the streams then restart from zero state. */
-static int take_stream_state(tr_session *s, const io_ckpt *c,
-                             const char *path)
+/* Rank 0: the file's objective must be this run's. */
+static int check_objective(tr_run *r, io_ckpt *c, const char *path)
 {
-    size_t width = stream_width(s);
-    if (!width) return 0;
-    size_t p = (size_t)s->size, B = s->cfg.train.batch_size;
-    size_t bytes = B * width * sizeof(float);
-    const void *v = NULL;
-    size_t vlen = 0;
-    uint64_t ok = 0;
-    if (s->rank == 0) {
-        uint64_t head[2] = {0, 0};
-        int found = tr_meta_get(c->extra, c->extra_len, "stream_state", &v,
-                                &vlen);
-        if (found && vlen >= STREAM_HEAD) memcpy(head, v, STREAM_HEAD);
-        ok = head[0] == B && head[1] == width && vlen == STREAM_HEAD + bytes;
-        if (!ok)
-            fprintf(stderr, "axon: warning: %s: %s; the streams restart "
-                            "from zero state\n", path,
-                    found ? "its carried state is for another batch size or "
-                            "model"
-                          : "it holds no carried state");
-    }
-    if (comm_bcast_bytes(s->comm, &ok, sizeof ok, 0)) return 1;
-    if (!ok) return 0;
-    float *all = nn_xalloc_floats(B * width);
-    if (s->rank == 0) memcpy(all, (const uint8_t *)v + STREAM_HEAD, bytes);
-    int bad = comm_bcast_bytes(s->comm, all, bytes, 0);
-    size_t first = 0, n = stream_rows(s, (size_t)s->rank, p);
-    for (size_t r = 0; r < (size_t)s->rank; r++) first += stream_rows(s, r, p);
-    free(s->stream_state);
-    s->stream_state = nn_xalloc_floats(n * width + 1);
-    memcpy(s->stream_state, all + first * width, n * width * sizeof(float));
-    free(all);
-    return bad;
+    io_ckpt_section *o = io_ckpt_find(c, "objective");
+    char name[32] = "supervised"; /* format 1 and 2 files without one */
+    if (o) snprintf(name, sizeof name, "%.*s", (int)(o->len < 31 ? o->len : 31),
+                    (const char *)o->data);
+    else if (io_ckpt_find(c, "gan_noise"))
+        return nn_error_set(&r->s->err, NN_EXIT_DATA,
+                            "%s: a format %u GAN checkpoint: its two networks "
+                            "share one arena, which this version does not "
+                            "resume; train the GAN again",
+                            path, (unsigned)c->version);
+    if (strcmp(name, r->obj_ops->name))
+        return nn_error_set(&r->s->err, NN_EXIT_DATA,
+                            "%s: section 'objective': the checkpoint is of "
+                            "'%s' training, this config's is '%s'%s",
+                            path, name, r->obj_ops->name,
+                            !strcmp(r->obj_ops->name, "gan")
+                                ? " (not a GAN checkpoint)"
+                                : "");
+    return 0;
 }
 
-int tr_load_checkpoint(tr_session *s, const char *path, int resume)
+/* Rank 0: read path and check every section against the run; the arenas
+ * are copied into the groups (broadcast later). */
+static int read_resume(tr_run *r, const char *path, io_ckpt *c, uint64_t *pos,
+                       double *best)
 {
+    tr_session *s = r->s;
+    const void *v;
+    int st = io_ckpt_read(path, c, &s->err);
+    if (!st) st = check_objective(r, c, path);
+    for (size_t g = 0; !st && g < r->n_groups; g++) {
+        tr_group *gr = r->groups[g];
+        const void *p = NULL, *sv = NULL;
+        st = check_group(r, gr, c, path, 1, &p, &sv, &pos[6 + g]);
+        if (st) break;
+        memcpy(gr->model->params, p, gr->model->n_params * sizeof(float));
+        if (gr->optim->n_slots)
+            memcpy(gr->optim->state, sv,
+                   gr->optim->n_slots * gr->optim->n * sizeof(float));
+    }
+    if (!st) st = io_ckpt_need(c, path, "run", 32, &v, NULL, &s->err);
+    if (!st) memcpy(pos, v, 32);
+    if (!st) st = io_ckpt_need(c, path, "early_stop", 24, &v, NULL, &s->err);
+    if (!st) {
+        memcpy(best, v, 8);
+        memcpy(&pos[4], (const char *)v + 8, 16);
+    }
+    if (!st && r->obj_ops->load) st = r->obj_ops->load(r, r->obj, c, path);
+    /* what the model's users read, not the resume */
+    static const char *const meta[] = {"config", "overrides", "input_shape",
+                                       "norm_mean", "norm_std", "vocab"};
+    for (size_t i = 0; i < sizeof meta / sizeof *meta; i++)
+        io_ckpt_find(c, meta[i]);
+    return st;
+}
+
+int tr_resume(tr_run *r, const char *path)
+{
+    tr_session *s = r->s;
     io_ckpt c = {0};
-    int st = 0;
-    if (s->rank == 0) st = read_checked(s, path, resume, &c);
+    /* epoch, step, global step, world, best epoch, bad epochs, t per group */
+    uint64_t pos[6 + TR_MAX_GROUPS] = {0};
+    double best = 0;
+    int st = s->rank == 0 ? read_resume(r, path, &c, pos, &best) : 0;
     if ((st = tr_agree(s, st))) {
         io_ckpt_free(&c);
         return st;
     }
-    if (s->rank == 0)
-        memcpy(s->model->params, c.params, c.n_params * sizeof(float));
-    int bad = comm_bcast_bytes(s->comm, s->model->params,
-                               s->model->n_params * sizeof(float), 0);
-    if (resume) {
-        size_t n = s->optim->n_slots * s->optim->n;
-        if (s->rank == 0 && n) memcpy(s->optim->state, c.state, n * sizeof(float));
-        bad = bad || comm_bcast_bytes(s->comm, s->optim->state,
-                                      n * sizeof(float), 0);
-        uint64_t t = c.optim_t;
-        bad = bad || comm_bcast_bytes(s->comm, &t, sizeof t, 0) ||
-              tr_ckpt_restore_position(s, &c) ||
-              take_stream_state(s, &c, path);
-        s->optim->t = t;
+    int bad = comm_bcast_bytes(s->comm, pos, sizeof pos, 0) ||
+              comm_bcast_bytes(s->comm, &best, sizeof best, 0);
+    for (size_t g = 0; !bad && g < r->n_groups; g++) {
+        tr_group *gr = r->groups[g];
+        bad = comm_bcast_bytes(s->comm, gr->model->params,
+                               gr->model->n_params * sizeof(float), 0) ||
+              comm_bcast_bytes(s->comm, gr->optim->state,
+                               gr->optim->n_slots * gr->optim->n * sizeof(float),
+                               0);
+        gr->optim->t = pos[6 + g];
     }
+    r->epoch = pos[0], r->step_in_epoch = pos[1], r->global_step = pos[2];
+    r->best_epoch = pos[4], r->bad_epochs = pos[5], r->best_metric = best;
+    if (!bad && r->sampler.ops->load) bad = r->sampler.ops->load(r, &c, path);
+    st = bad ? NN_EXIT_OTHER : 0;
+    /* every section must have been understood by someone */
+    if (!st && s->rank == 0) st = io_ckpt_unused(&c, path, &s->err);
     io_ckpt_free(&c);
-    return bad ? NN_EXIT_OTHER : 0;
+    return tr_agree(s, st);
 }
 
-int tr_ckpt_restore_position(tr_session *s, const io_ckpt *c)
+int tr_load_best(tr_run *r)
 {
-    uint64_t pos[5] = {c->epoch, c->step_in_epoch, c->global_step,
-                       c->best_epoch, c->bad_epochs};
-    double best = c->best_metric;
-    if (comm_bcast_bytes(s->comm, pos, sizeof pos, 0) ||
-        comm_bcast_bytes(s->comm, &best, sizeof best, 0))
-        return NN_EXIT_OTHER;
-    s->epoch = pos[0];
-    s->step_in_epoch = pos[1];
-    s->global_step = pos[2];
-    s->best_epoch = pos[3];
-    s->bad_epochs = pos[4];
-    s->best_metric = best;
-    return 0;
-}
-
-int tr_load_best(tr_session *s)
-{
+    tr_session *s = r->s;
     char path[4096];
-    if (!s->cfg.ckpt.dir || !s->best_epoch) return 0;
+    if (!s->cfg.ckpt.dir || !r->best_epoch) return 0;
     snprintf(path, sizeof path, "%s/best.ckpt", s->cfg.ckpt.dir);
     io_ckpt c = {0};
-    int st = 0;
-    if (s->rank == 0) st = read_checked(s, path, 0, &c);
-    if ((st = tr_agree(s, st))) {
-        io_ckpt_free(&c);
-        return st;
+    int st = s->rank == 0 ? io_ckpt_read(path, &c, &s->err) : 0;
+    if (!r->best) r->best = nn_xcalloc(TR_MAX_GROUPS, sizeof *r->best);
+    for (size_t g = 0; g < r->n_groups; g++) {
+        tr_group *gr = r->groups[g];
+        const void *p = NULL, *sv = NULL;
+        uint64_t t;
+        if (!st && s->rank == 0) st = check_group(r, gr, &c, path, 0, &p, &sv, &t);
+        if (!r->best[g]) r->best[g] = nn_xalloc_floats(gr->model->n_params + 1);
+        if (!st && s->rank == 0)
+            memcpy(r->best[g], p, gr->model->n_params * sizeof(float));
     }
-    if (!s->best) s->best = nn_xalloc_floats(s->model->n_params);
-    if (s->rank == 0) memcpy(s->best, c.params, c.n_params * sizeof(float));
     io_ckpt_free(&c);
-    return comm_bcast_bytes(s->comm, s->best,
-                            s->model->n_params * sizeof(float), 0)
-               ? NN_EXIT_OTHER
-               : 0;
+    if ((st = tr_agree(s, st))) return st;
+    for (size_t g = 0; g < r->n_groups; g++)
+        if (comm_bcast_bytes(s->comm, r->best[g],
+                             r->groups[g]->model->n_params * sizeof(float), 0))
+            return NN_EXIT_OTHER;
+    return 0;
 }

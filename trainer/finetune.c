@@ -13,7 +13,6 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
-#include "trainer/meta.h"
 #include "trainer/session.h"
 
 /* Is `name` in the comma-separated list? */
@@ -53,7 +52,7 @@ static int copy_layer(tr_session *s, const nn_layer *src, nn_layer *dst)
 }
 
 /* Rank 0: load the source checkpoint and copy the chosen layers. */
-static int copy_from(tr_session *s, size_t *copied)
+static int copy_from(tr_session *s, nn_model *m, size_t *copied)
 {
     const char *path = s->cfg.init_from, *list = s->cfg.init_layers;
     io_ckpt c = {0};
@@ -62,10 +61,15 @@ static int copy_from(tr_session *s, size_t *copied)
     int st = io_ckpt_read(path, &c, &s->err);
     if (st) return st;
     st = tr_ckpt_config(&c, path, &src_cfg, &s->err);
-    if (!st) st = tr_ckpt_model(&c, path, src_cfg.layers, src_cfg.n_layers,
-                                &src, &s->err);
-    for (size_t i = 0; !st && i < s->model->n_layers; i++) {
-        nn_layer *dst = &s->model->layers[i];
+    if (!st && src_cfg.gan.enabled)
+        st = nn_error_set(&s->err, NN_EXIT_USAGE,
+                          "%s: model.init_from: %s is a GAN checkpoint; "
+                          "fine-tuning starts from a model trained with a "
+                          "model.layers config", s->opt->config, path);
+    if (!st) st = tr_ckpt_model(&c, path, "model", src_cfg.layers,
+                                src_cfg.n_layers, &src, &s->err);
+    for (size_t i = 0; !st && i < m->n_layers; i++) {
+        nn_layer *dst = &m->layers[i];
         long j = nn_model_find_layer(src, dst->name);
         if (!dst->n_params || (list && !listed(list, dst->name))) continue;
         if (j < 0) {
@@ -83,7 +87,7 @@ static int copy_from(tr_session *s, size_t *copied)
         const char *e = strchr(p, ',');
         char name[64];
         snprintf(name, sizeof name, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
-        if (nn_model_find_layer(s->model, name) < 0)
+        if (nn_model_find_layer(m, name) < 0)
             st = nn_error_set(&s->err, NN_EXIT_USAGE,
                               "%s: model.init_layers: '%s' is not a layer of "
                               "this model",
@@ -100,33 +104,28 @@ static int copy_from(tr_session *s, size_t *copied)
     return st;
 }
 
-int tr_init_from(tr_session *s)
+int tr_init_from(tr_session *s, nn_model *m)
 {
     if (!s->cfg.init_from) return 0;
     size_t copied = 0;
-    int st = s->rank == 0 ? copy_from(s, &copied) : 0;
+    int st = s->rank == 0 ? copy_from(s, m, &copied) : 0;
     if ((st = tr_agree(s, st))) return st;
-    if (comm_bcast_bytes(s->comm, s->model->params,
-                         s->model->n_params * sizeof(float), 0))
+    if (comm_bcast_bytes(s->comm, m->params, m->n_params * sizeof(float), 0))
         return NN_EXIT_OTHER;
     tr_say(s, "initialised %zu layer(s) from %s\n", copied, s->cfg.init_from);
     return 0;
 }
 
-void tr_unfreeze(tr_session *s)
+size_t tr_unfreeze(tr_session *s, nn_model *m, uint64_t epoch)
 {
     size_t e = s->cfg.unfreeze_epoch, n = 0;
-    if (!e || s->epoch + 1 < e) return;
-    nn_model *m = s->model;
+    if (!e || epoch + 1 < e) return 0;
     for (size_t i = 0; i < m->n_layers; i++)
         if (!m->layers[i].trainable) {
             m->layers[i].trainable = 1;
             n++;
         }
-    if (!n) return;
-    for (size_t i = 0; i < m->n_segs; i++) m->segs[i].trainable = 1;
-    tr_gradsync_free(&s->sync);
-    tr_gradsync_plan(&s->sync, m);
-    tr_say(s, "epoch %llu: %zu frozen layer(s) now train\n",
-           (unsigned long long)s->epoch + 1, n);
+    if (n)
+        for (size_t i = 0; i < m->n_segs; i++) m->segs[i].trainable = 1;
+    return n;
 }

@@ -36,6 +36,7 @@
 #include <stddef.h>
 
 #include "comm/comm.h"
+#include "nn/clip.h"
 #include "nn/model.h"
 
 /* Smallest bucket, in floats (128 KiB): below this a message costs more
@@ -49,9 +50,8 @@ typedef enum tr_sync_mode {
     TR_SYNC_SHARED     /* falls back to blocking where not possible */
 } tr_sync_mode;
 
-typedef struct tr_range {
-    size_t offset, count;
-} tr_range;
+/* A merged trainable run of the gradient arena. */
+typedef nn_span tr_range;
 
 typedef struct tr_bucket {
     size_t offset, count; /* a contiguous run of the gradient arena */

@@ -8,8 +8,7 @@
 
 #include "nn/check.h"
 #include "nn/lstsq.h"
-#include "trainer/report.h"
-#include "trainer/session.h"
+#include "trainer/run.h"
 
 static int check_linear(tr_session *s)
 {
@@ -57,20 +56,26 @@ int tr_cmd_lstsq(tr_session *s)
             tr_say(s, " + %.6g", b[dim * k + o]);
         }
         tr_say(s, "\n");
-        tr_reserve(s, 256, 256);
+        nn_model_reserve(s->model, 256);
         size_t *rows = nn_xcalloc(s->shard.n_train + 1, sizeof *rows), n = 0;
         for (size_t i = 0; i < s->shard.n_train; i++) {
             size_t id = s->shard.train[i];
             if (id >= d->lo && id < d->hi) rows[n++] = id - d->lo;
         }
-        tr_stats t = {0};
-        st = tr_evaluate(s, d, rows, n, &t);
+        double t[3];
+        st = tr_evaluate(s, s->model, d, rows, n, t);
         free(rows);
-        if (!st) tr_say(s, "train mse %.6g (%.0f rows)\n", tr_mean_loss(&t), t.count);
-        if (!st && s->have_test && !(st = tr_evaluate_all(s, &s->test, &t)))
-            tr_say(s, "test mse %.6g (%.0f rows)\n", tr_mean_loss(&t), t.count);
+        if (!st) tr_say(s, "train mse %.6g (%.0f rows)\n", t[0] / t[2], t[2]);
+        if (!st && s->have_test &&
+            !(st = tr_evaluate_all(s, s->model, &s->test, t)))
+            tr_say(s, "test mse %.6g (%.0f rows)\n", t[0] / t[2], t[2]);
     }
-    if (!st && s->cfg.ckpt.dir) st = tr_save_checkpoint(s, NULL);
+    if (!st && s->cfg.ckpt.dir) { /* the solution as a run's checkpoint */
+        tr_run r;
+        st = tr_run_create(&r, s, NULL);
+        if (!st) st = tr_save(&r, NULL);
+        tr_run_free(&r);
+    }
     free(A);
     free(b);
     return st;

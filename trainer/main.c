@@ -176,7 +176,8 @@ static int run(tr_session *s)
         if ((st = tr_load_config(s))) return st;
         if ((st = tr_load_data(s))) return st;
         if ((st = tr_check_agreement(s))) return st;
-        if ((st = tr_build_model(s))) return st;
+        /* a training run's objective builds its own models */
+        if (strcmp(c->name, "train") && (st = tr_build_model(s))) return st;
     }
     return c->run(s);
 }

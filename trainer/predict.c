@@ -1,7 +1,7 @@
 /* trainer/predict.c - `axon predict --checkpoint PATH INPUT [--out FILE]`:
  * predictions for a file of inputs from a checkpoint alone. The model is
  * rebuilt from the config text stored in the checkpoint, the input shape
- * and normalisation statistics from its extra records; no training data
+ * and normalisation statistics from its sections; no training data
  * is read. Runs on rank 0 (other ranks of an mpirun have nothing to do).
  *
  * Output, CSV with a header: for cross_entropy "row,class,p0,..,pK-1"
@@ -15,7 +15,6 @@
 #include "io/ckpt.h"
 #include "nn/check.h"
 #include "trainer/gan.h"
-#include "trainer/meta.h"
 #include "trainer/session.h"
 
 /* Drop the configured target columns of a CSV table that has them. */
@@ -64,7 +63,7 @@ static int read_inputs(tr_session *s, size_t xw, float **x, size_t *rows)
     return st ? st : csv_features(s, tab, *rows, cols, xw, x);
 }
 
-static int normalise(tr_session *s, const io_ckpt *c, float *x, size_t rows,
+static int normalise(tr_session *s, io_ckpt *c, float *x, size_t rows,
                      size_t xw)
 {
     const io_data_cfg *d = &s->cfg.data;
@@ -72,20 +71,12 @@ static int normalise(tr_session *s, const io_ckpt *c, float *x, size_t rows,
         for (size_t i = 0; i < rows * xw; i++) x[i] *= (float)d->scale;
     } else if (!strcmp(d->normalize, "standardize")) {
         const void *mp, *sp;
-        size_t ml, sl;
-        if (!tr_meta_get(c->extra, c->extra_len, "norm_mean", &mp, &ml) ||
-            !tr_meta_get(c->extra, c->extra_len, "norm_std", &sp, &sl) ||
-            ml != xw * sizeof(double) || sl != ml)
-            return nn_error_set(&s->err, NN_EXIT_DATA,
-                                "%s: no normalisation statistics for %zu "
-                                "features in the checkpoint",
-                                s->opt->checkpoint, xw);
-        const double *m = mp, *sd = sp;
-        for (size_t i = 0; i < rows; i++)
-            for (size_t j = 0; j < xw; j++) {
-                double v = (x[i * xw + j] - m[j]) / (sd[j] > 1e-12 ? sd[j] : 1);
-                x[i * xw + j] = (float)v;
-            }
+        const char *path = s->opt->checkpoint;
+        size_t bytes = xw * sizeof(double);
+        int st = io_ckpt_need(c, path, "norm_mean", bytes, &mp, NULL, &s->err);
+        if (!st) st = io_ckpt_need(c, path, "norm_std", bytes, &sp, NULL, &s->err);
+        if (st) return st;
+        io_standardize(x, rows, xw, mp, sp);
     }
     return 0;
 }
@@ -154,7 +145,7 @@ static int predict(tr_session *s)
     if ((st = tr_ckpt_config(&c, s->opt->checkpoint, &s->cfg, &s->err)))
         goto done;
     s->loss = nn_loss_find(s->cfg.loss);
-    if ((st = tr_ckpt_model(&c, s->opt->checkpoint, s->cfg.layers,
+    if ((st = tr_ckpt_model(&c, s->opt->checkpoint, "model", s->cfg.layers,
                             s->cfg.n_layers, &s->model, &s->err)))
         goto done;
     in = s->model->in;

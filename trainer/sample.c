@@ -32,17 +32,16 @@
 #include "nn/check.h"
 #include "nn/recurrent.h"
 #include "nn/rng.h"
-#include "trainer/meta.h"
 #include "trainer/gan.h"
 #include "trainer/session.h"
 
 /* The model of the stored config with the stored parameters (as predict
  * does); sets s->cfg, s->loss, s->model and the loss layout. */
-static int load_model(tr_session *s, const io_ckpt *c)
+static int load_model(tr_session *s, io_ckpt *c)
 {
     int st = tr_ckpt_config(c, s->opt->checkpoint, &s->cfg, &s->err);
     if (!st)
-        st = tr_ckpt_model(c, s->opt->checkpoint, s->cfg.layers,
+        st = tr_ckpt_model(c, s->opt->checkpoint, "model", s->cfg.layers,
                            s->cfg.n_layers, &s->model, &s->err);
     if (st) return st;
     s->loss = nn_loss_find(s->cfg.loss);
@@ -149,7 +148,8 @@ static int tr_sample_text(tr_session *s, io_ckpt *c)
     size_t V = 0, T = 0, n = 0;
     const char *prompt = s->opt->prompt ? s->opt->prompt : "";
     size_t plen = strlen(prompt), count = s->opt->length;
-    tr_meta_get(c->extra, c->extra_len, "vocab", &vp, &V);
+    io_ckpt_section *vs = io_ckpt_find(c, "vocab");
+    if (vs) vp = vs->data, V = vs->len;
     const char *vocab = vp;
     if (V == 0 || V > 256)
         return nn_error_set(&s->err, NN_EXIT_DATA,
@@ -187,13 +187,11 @@ done:
 static int sample(tr_session *s)
 {
     io_ckpt c = {0};
-    const void *v;
-    size_t vl;
     int st = io_ckpt_read(s->opt->checkpoint, &c, &s->err);
     if (st) return st;
     if (tr_ckpt_is_gan(&c))
         st = tr_sample_gan(s, &c);
-    else if (tr_meta_get(c.extra, c.extra_len, "vocab", &v, &vl))
+    else if (io_ckpt_find(&c, "vocab"))
         st = tr_sample_text(s, &c);
     else
         st = nn_error_set(&s->err, NN_EXIT_USAGE,

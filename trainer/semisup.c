@@ -16,7 +16,7 @@
 #include <string.h> /* memset */
 
 #include "nn/loss.h"
-#include "trainer/session.h"
+#include "trainer/semisup.h"
 
 void tr_pseudo_labels(const float *pred, const float *target, size_t n,
                       size_t dim, double threshold, float weight, float scale,

@@ -8,7 +8,7 @@
 
 #include "nn/check.h"
 #include "nn/rng.h"
-#include "trainer/gan.h"
+#include "trainer/sampler.h"
 
 int tr_agree(tr_session *s, int status)
 {
@@ -65,27 +65,25 @@ int tr_load_config(tr_session *s)
  * summed across ranks, then applied to train and test. */
 static int standardize(tr_session *s)
 {
-    size_t w = s->train.x_width;
+    size_t w = s->train.x_width, n = 0;
     double *m = nn_xcalloc(2 * w + 1, sizeof *m);
     double *q = m + w, *cnt = m + 2 * w;
+    size_t *rows = nn_xcalloc(s->shard.n_train + 1, sizeof *rows);
     for (size_t i = 0; i < s->shard.n_train; i++) {
         size_t id = s->shard.train[i];
-        if (id < s->train.lo || id >= s->train.hi) continue;
-        const float *x = s->train.x + (id - s->train.lo) * w;
-        for (size_t j = 0; j < w; j++) {
-            m[j] += x[j];
-            q[j] += (double)x[j] * x[j];
-        }
-        *cnt += 1;
+        if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
     }
+    io_dataset_moments(&s->train, rows, n, m, q);
+    free(rows);
+    *cnt = (double)n;
     if (comm_allreduce_sum_d(s->comm, m, 2 * w + 1)) {
         free(m);
         return NN_EXIT_OTHER;
     }
-    double n = *cnt > 0 ? *cnt : 1;
+    double k = *cnt > 0 ? *cnt : 1;
     for (size_t j = 0; j < w; j++) {
-        m[j] /= n;
-        double var = q[j] / n - m[j] * m[j];
+        m[j] /= k;
+        double var = q[j] / k - m[j] * m[j];
         q[j] = sqrt(var > 0 ? var : 0);
     }
     io_dataset_standardize(&s->train, m, q);
@@ -136,7 +134,7 @@ int tr_load_data(tr_session *s)
     /* Stream order (io/shard.h) gives a rank fixed streams spread over the
      * whole text, so every rank holds every training window (the text is
      * read whole anyway, for its vocabulary). */
-    int st = d->stream
+    int st = tr_sampler_of(d)->whole_data
                  ? io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, 0, 1, &s->err)
                  : io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, r, p, &s->err);
     s->have_test = d->test != NULL;
@@ -249,53 +247,26 @@ static int check_tokens(tr_session *s)
 
 int tr_build_model(tr_session *s)
 {
-    if (s->cfg.gan.enabled) return tr_gan_build(s);
+    if (s->cfg.gan.enabled && strcmp(s->opt->command, "train"))
+        return tr_agree(s, nn_error_set(
+            &s->err, NN_EXIT_USAGE,
+            "%s: a GAN config is trained with `axon train`; `axon %s` does "
+            "not apply (generate images with `axon sample --checkpoint PATH "
+            "--out grid.png`)", s->opt->config, s->opt->command));
     int st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers,
                              s->train.x_shape, &s->err);
     if (!st) {
         tr_loss_layout(s);
-        st = tr_semisup_check(s);
-        if (!st) st = check_labels(s, &s->train);
+        st = check_labels(s, &s->train);
         if (!st && s->have_test) st = check_labels(s, &s->test);
         if (!st && s->have_val) st = check_labels(s, &s->val);
         if (!st) st = check_tokens(s);
     }
     if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
-    /* Initialise on rank 0 and broadcast: one source of truth. */
+    /* Initialise on rank 0 (broadcast by whoever trains it). */
     if (s->rank == 0) nn_model_init(s->model, s->cfg.train.seed);
-    if (comm_bcast_bytes(s->comm, s->model->params,
-                         s->model->n_params * sizeof(float), 0))
-        return NN_EXIT_OTHER;
-    s->optim = nn_optim_create(&s->cfg.optim, s->model->n_params,
-                               s->model->segs, s->model->n_segs);
-    tr_gradsync_plan(&s->sync, s->model);
     return 0;
-}
-
-void tr_reserve(tr_session *s, size_t rows, size_t model_rows)
-{
-    if (model_rows < 64) model_rows = 64;
-    if (rows < model_rows) rows = model_rows;
-    size_t xw = s->train.x_width, yw = s->train.y_width;
-    if (rows > s->cap) {
-        free(s->bx);
-        free(s->by);
-        free(s->local);
-        free(s->ids);
-        s->bx = nn_xalloc_floats(rows * xw);
-        s->by = nn_xalloc_floats(rows * yw);
-        s->local = nn_xcalloc(rows, sizeof *s->local);
-        s->ids = nn_xcalloc(rows, sizeof *s->ids);
-        s->cap = rows;
-    }
-    if (model_rows > s->model_cap) {
-        free(s->dout);
-        s->dout = nn_xalloc_floats(model_rows *
-                                   nn_shape_size(nn_model_out_shape(s->model)));
-        nn_model_reserve(s->model, model_rows);
-        s->model_cap = model_rows;
-    }
 }
 
 /* FNV-1a of this process's executable (0 if it cannot be read). */
@@ -344,39 +315,14 @@ int tr_check_agreement(tr_session *s)
     return tr_agree(s, st);
 }
 
-int tr_average_buffers(tr_session *s, nn_model *m)
-{
-    float k = 1.0f / (float)s->size;
-    for (size_t i = 0; s->size > 1 && i < m->n_segs; i++) {
-        const nn_segment *sg = &m->segs[i];
-        if (!(sg->flags & NN_PARAM_BUFFER)) continue;
-        float *p = m->params + sg->offset;
-        if (comm_allreduce_sum(s->comm, p, sg->count))
-            return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
-        for (size_t j = 0; j < sg->count; j++) p[j] *= k;
-    }
-    return 0;
-}
-
 void tr_session_free(tr_session *s)
 {
-    free(s->bx);
-    free(s->by);
-    free(s->dout);
-    free(s->local);
-    free(s->ids);
-    if (s->optim) nn_optim_destroy(s->optim);
-    tr_gradsync_free(&s->sync);
     if (s->model) nn_model_destroy(s->model);
-    tr_gan_free(s->gan);
     io_shard_free(&s->shard);
     free(s->norm_mean); /* norm_std lives in the same block */
     free(s->vocab);
-    free(s->best);
-    free(s->stream_state);
     io_dataset_free(&s->train);
     io_dataset_free(&s->test);
     io_dataset_free(&s->val);
     io_config_free(&s->cfg);
-    if (s->metrics) fclose(s->metrics);
 }

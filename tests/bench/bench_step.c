@@ -8,9 +8,10 @@
  * (blocking, overlap, shared, auto; default auto), timed in alternating
  * blocks of K steps so that every mode sees the same machine.
  *
- * Loads config, data and model exactly as `axon train` does (trainer/
- * session.c), then runs the step of trainer/train.c (with its
- * training.accumulate passes, without clipping) with a clock around
+ * Sets up the run exactly as `axon train` does (tr_run_create: config,
+ * data, the supervised objective's model group), then runs the step of
+ * trainer/obj_supervised.c (with its training.accumulate passes, without
+ * clipping) with a clock around
  * each phase: data gather, forward + loss, backward (with the overlapped
  * bucket starts and polls inside it), exposed allreduce (the gradient sum
  * left after backward, plus the small loss-statistics allreduce),
@@ -24,7 +25,7 @@
  * (VmHWM, largest rank) and the bytes the run needs.
  *
  * With --ckpt DIR, checkpoints are then written into DIR with
- * tr_save_checkpoint, as training writes them: the median time the ranks
+ * tr_save, as training writes them: the median time the ranks
  * stand still, sizes, write speed, and the delay a save adds to a block of
  * 2K steps (interleaved blocks without / with a save). The last file is
  * read back and compared with the state it was taken from.
@@ -38,7 +39,8 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
-#include "trainer/session.h"
+#include "trainer/objective.h"
+#include "trainer/sampler.h"
 
 /* Steps per throughput window (samples_s_wall). */
 #define WINDOW 25
@@ -80,44 +82,52 @@ static size_t vm_hwm(void)
     return kb * 1024;
 }
 
-/* The step of trainer/train.c, with t[PH_*] set to each phase's seconds. */
-static int timed_step(tr_session *s, size_t step, double *t)
+/* The loss gradient of the timed steps, [rows, output size]. */
+static float *g_dout;
+static size_t g_dout_rows;
+
+/* The step of trainer/obj_supervised.c, with t[PH_*] set to each phase's
+ * seconds. */
+static int timed_step(tr_run *r, size_t step, double *t)
 {
+    tr_session *s = r->s;
+    tr_group *g = r->groups[0];
     double t0 = comm_wtime();
-    size_t global = 0;
-    size_t n = tr_gather_step(s, step, &global);
+    tr_gather(r, step);
+    size_t n = r->batch.n, global = r->batch.global;
     size_t xw = s->train.x_width, yw = s->train.y_width;
-    nn_model_zero_grad(s->model);
+    nn_model_zero_grad(g->model);
     double t1 = comm_wtime(), fwd = 0;
     nn_loss_stats ls = {0};
-    /* training.accumulate passes over the local rows, as trainer/train.c:
+    /* training.accumulate passes over the local rows, as the objective:
      * buckets may start their allreduce during the last pass only. */
-    size_t chunk = tr_pass_rows(s, n);
-    if (n == 0) tr_gradsync_begin(&s->sync, s->comm, s->model);
+    size_t chunk = tr_pass_rows(r, n);
+    if (n == 0) tr_group_arm(r, g);
     for (size_t a = 0; a < n; a += chunk) {
         size_t m = a + chunk < n ? chunk : n - a;
-        if (a + chunk >= n) tr_gradsync_begin(&s->sync, s->comm, s->model);
+        if (a + chunk >= n) tr_group_arm(r, g);
         double ta = comm_wtime();
         nn_pass pass = {.training = 1, .seed = s->cfg.train.seed,
-                        .step = s->global_step, .ids = s->ids + a};
-        const float *y = nn_model_forward(s->model, s->bx + a * xw, m, &pass);
+                        .step = r->global_step, .ids = r->batch.ids + a};
+        const float *y = nn_model_forward(g->model, r->batch.x + a * xw, m,
+                                          &pass);
         size_t ts = s->loss_steps;
         nn_loss_stats part = {0};
-        s->loss->eval(y, s->by + a * yw, m * ts, s->loss_dim,
-                      1.0f / (float)(global * ts), s->dout, &part);
+        s->loss->eval(y, r->batch.y + a * yw, m * ts, s->loss_dim,
+                      1.0f / (float)(global * ts), g_dout, &part);
         ls.sum += part.sum, ls.correct += part.correct, ls.counted += part.counted;
         fwd += comm_wtime() - ta;
-        nn_model_backward(s->model, s->bx + a * xw, s->dout, m);
+        nn_model_backward(g->model, r->batch.x + a * xw, g_dout, m);
     }
     double t3 = comm_wtime();
     double sums[4] = {ls.sum, (double)ls.correct, (double)ls.counted, 0.0};
-    if (tr_gradsync_run(&s->sync, s->comm, s->model) ||
+    if (tr_gradsync_run(&g->sync, s->comm, g->model) ||
         comm_allreduce_sum_d(s->comm, sums, 4))
         return 1;
     double t4 = comm_wtime();
-    nn_optim_step(s->optim, s->model->params, s->model->grads,
+    nn_optim_step(g->optim, g->model->params, g->model->grads,
                   (float)s->cfg.train.lr);
-    s->global_step++;
+    r->global_step++;
     double t5 = comm_wtime();
     t[PH_GATHER] = t1 - t0;
     t[PH_FORWARD] = fwd;
@@ -130,18 +140,27 @@ static int timed_step(tr_session *s, size_t step, double *t)
 
 /* Runs `count` steps from *pos (wrapping epochs); if out != NULL stores
  * each step's phase times, maxed over ranks, in out[k*PH_N + phase]. */
-static int run_steps(tr_session *s, size_t count,
+static int run_steps(tr_run *r, size_t count,
                      size_t *pos, double *out)
 {
-    size_t per_epoch = io_shard_steps(&s->shard, s->cfg.train.batch_size);
+    tr_session *s = r->s;
+    size_t per_epoch = r->sampler.ops->steps(r);
     for (size_t k = 0; k < count; k++, (*pos)++) {
-        if (*pos % per_epoch == 0) { /* as trainer/train.c */
-            io_shard_epoch(&s->shard, *pos / per_epoch, s->cfg.train.batch_size);
-            size_t rows = io_shard_max_rows(&s->shard, s->cfg.train.batch_size);
-            tr_reserve(s, rows, tr_pass_rows(s, rows));
+        if (*pos % per_epoch == 0) { /* as trainer/loop.c */
+            r->sampler.ops->epoch(r, *pos / per_epoch);
+            size_t rows = r->sampler.ops->max_rows(r);
+            tr_batch_reserve(r, rows);
+            r->obj_ops->reserve(r, r->obj, tr_pass_rows(r, rows));
+            size_t need = tr_pass_rows(r, rows);
+            if (need > g_dout_rows) {
+                free(g_dout);
+                g_dout = nn_xalloc_floats(nn_mul_size(
+                    need, nn_shape_size(nn_model_out_shape(r->groups[0]->model))));
+                g_dout_rows = need;
+            }
         }
         double t[PH_N];
-        if (timed_step(s, *pos % per_epoch, t)) return 1;
+        if (timed_step(r, *pos % per_epoch, t)) return 1;
         if (out) memcpy(out + k * PH_N, t, sizeof t);
     }
     /* The slowest rank sets the pace of every step: max over ranks, in
@@ -163,26 +182,27 @@ static const char *mode_name[] = {"auto", "blocking", "overlap", "shared"};
  * returns the largest |difference| of the resulting parameters (0 with
  * two ranks: a sum of two is the same in any order), or -1 on an MPI
  * failure. The state is left as after the blocking step. */
-static double check_mode(tr_session *s, size_t *pos,
+static double check_mode(tr_run *r, size_t *pos,
                          tr_sync_mode mode)
 {
-    nn_model *m = s->model;
-    size_t np = m->n_params, ns = s->optim->n_slots * s->optim->n;
+    tr_group *g = r->groups[0];
+    nn_model *m = g->model;
+    size_t np = m->n_params, ns = g->optim->n_slots * g->optim->n;
     float *p0 = nn_xalloc_floats(np), *p1 = nn_xalloc_floats(np);
     float *s0 = nn_xalloc_floats(ns ? ns : 1);
     memcpy(p0, m->params, np * sizeof(float));
-    if (ns) memcpy(s0, s->optim->state, ns * sizeof(float));
-    uint64_t t0 = s->optim->t, g0 = s->global_step;
+    if (ns) memcpy(s0, g->optim->state, ns * sizeof(float));
+    uint64_t t0 = g->optim->t, g0 = r->global_step;
     size_t at = *pos;
     double worst = 0;
-    tr_gradsync_set_mode(&s->sync, mode);
-    int bad = run_steps(s, 1, pos, NULL);
+    tr_gradsync_set_mode(&g->sync, mode);
+    int bad = run_steps(r, 1, pos, NULL);
     memcpy(p1, m->params, np * sizeof(float));
     memcpy(m->params, p0, np * sizeof(float));
-    if (ns) memcpy(s->optim->state, s0, ns * sizeof(float));
-    s->optim->t = t0, s->global_step = g0, *pos = at;
-    tr_gradsync_set_mode(&s->sync, TR_SYNC_BLOCKING);
-    bad |= run_steps(s, 1, pos, NULL);
+    if (ns) memcpy(g->optim->state, s0, ns * sizeof(float));
+    g->optim->t = t0, r->global_step = g0, *pos = at;
+    tr_gradsync_set_mode(&g->sync, TR_SYNC_BLOCKING);
+    bad |= run_steps(r, 1, pos, NULL);
     for (size_t i = 0; i < np; i++) {
         double d = fabs((double)m->params[i] - (double)p1[i]);
         if (!(d <= worst)) worst = d; /* NaN wins */
@@ -193,10 +213,11 @@ static double check_mode(tr_session *s, size_t *pos,
 
 /* Bytes the run needs: arenas, optimizer state, activations and step
  * buffers as the model plans them, and the data shards. */
-static double needed_bytes(const tr_session *s)
+static double needed_bytes(const tr_run *r)
 {
-    const nn_model *m = s->model;
-    double f = (double)m->n_params * (2.0 + (double)s->optim->n_slots);
+    const tr_session *s = r->s;
+    const nn_model *m = r->groups[0]->model;
+    double f = (double)m->n_params * (2.0 + (double)r->groups[0]->optim->n_slots);
     double width = 0;
     for (size_t i = 0; i < m->n_layers; i++)
         width += (double)nn_shape_size(m->layers[i].out);
@@ -205,7 +226,7 @@ static double needed_bytes(const tr_session *s)
         if ((double)nn_shape_size(m->layers[i].out) > maxw)
             maxw = (double)nn_shape_size(m->layers[i].out);
     f += rows * width + 2.0 * rows * maxw + (double)m->ws_cap;
-    f += (double)s->cap * (double)(s->train.x_width + s->train.y_width +
+    f += (double)r->batch.cap * (double)(s->train.x_width + s->train.y_width +
                                    nn_shape_size(nn_model_out_shape(m)));
     f += (double)(s->train.hi - s->train.lo) *
          (double)(s->train.x_width + s->train.y_width);
@@ -217,26 +238,31 @@ static double needed_bytes(const tr_session *s)
 
 /* After the last save: last.ckpt read back equals the parameters it was
  * taken from (kept in ref). 1 if identical. */
-static int verify_last(tr_session *s, const float *ref)
+static int verify_last(tr_run *r, const float *ref)
 {
+    tr_session *s = r->s;
     io_ckpt c = {0};
     char path[4096];
+    size_t bytes = r->groups[0]->model->n_params * sizeof(float);
     snprintf(path, sizeof path, "%s/last.ckpt", s->cfg.ckpt.dir);
+    io_ckpt_section *p = NULL;
     int ok = io_ckpt_read(path, &c, &s->err) == 0 &&
-             c.n_params == s->model->n_params &&
-             !memcmp(c.params, ref, c.n_params * sizeof(float));
+             (p = io_ckpt_find(&c, "model/params")) && p->len == bytes &&
+             !memcmp(p->data, ref, bytes);
     io_ckpt_free(&c);
     return ok;
 }
 
-/* Checkpoint costs of tr_save_checkpoint, the trainer's own save (every
+/* Checkpoint costs of tr_save, the trainer's own save (every
  * rank deflates a share, rank 0 gathers, writes, fsyncs; all learn the
  * verdict); prints JSON fields (rank 0). Blocks of 2K steps, alternately
  * without and with a save after the first K, each timed barrier to
  * barrier: the difference is the delay the save costs training; the save
  * call alone is the time the ranks stand still. */
-static int bench_ckpt(tr_session *s, bench_opts *b, size_t *pos)
+static int bench_ckpt(tr_run *r, bench_opts *b, size_t *pos)
 {
+    tr_session *s = r->s;
+    tr_group *g = r->groups[0];
     enum { ROUNDS = 7 };
     free(s->cfg.ckpt.dir);
     s->cfg.ckpt.dir = nn_xstrdup(b->ckpt_dir);
@@ -248,21 +274,21 @@ static int bench_ckpt(tr_session *s, bench_opts *b, size_t *pos)
         int save = i % 2;
         comm_barrier(s->comm);
         double t = comm_wtime();
-        bad |= run_steps(s, K, pos, NULL);
+        bad |= run_steps(r, K, pos, NULL);
         double t1 = comm_wtime();
-        if (save) bad |= tr_save_checkpoint(s, NULL);
+        if (save) bad |= tr_save(r, NULL);
         if (save) stall[i / 2] = comm_wtime() - t1;
-        bad |= run_steps(s, K, pos, NULL);
+        bad |= run_steps(r, K, pos, NULL);
         comm_barrier(s->comm);
         blocks[save][i / 2] = comm_wtime() - t;
     }
-    double raw = 4.0 * ((double)s->model->n_params +
-                        (double)(s->optim->n_slots * s->optim->n));
-    float *ref = nn_xalloc_floats(s->model->n_params);
-    memcpy(ref, s->model->params, s->model->n_params * sizeof(float));
-    if (!bad) bad |= tr_save_checkpoint(s, NULL);
+    double raw = 4.0 * ((double)g->model->n_params +
+                        (double)(g->optim->n_slots * g->optim->n));
+    float *ref = nn_xalloc_floats(g->model->n_params);
+    memcpy(ref, g->model->params, g->model->n_params * sizeof(float));
+    if (!bad) bad |= tr_save(r, NULL);
     double comp = (double)io_ckpt_last_bytes();
-    int ok = s->rank != 0 || verify_last(s, ref);
+    int ok = s->rank != 0 || verify_last(r, ref);
     free(ref);
     if (bad) return 1;
     /* The delay: median over rounds of the block with a save minus the
@@ -321,12 +347,13 @@ static int parse(int argc, char **argv, tr_options *o, bench_opts *b)
 }
 
 /* Rank 0: JSON of one sync mode's timed steps t[steps * PH_N]. */
-static void report(const tr_session *s, tr_sync_mode mode, const double *t,
+static void report(const tr_run *r, tr_sync_mode mode, const double *t,
                    size_t steps, int first)
 {
+    const tr_session *s = r->s;
     double *col = nn_xcalloc(steps, sizeof *col), total = 0;
     printf("%s    {\"sync\": \"%s\", \"active\": \"%s\", \"steps\": %zu",
-           first ? "" : ",\n", mode_name[mode], mode_name[s->sync.active],
+           first ? "" : ",\n", mode_name[mode], mode_name[r->groups[0]->sync.active],
            steps);
     for (int p = 0; p < PH_N; p++) {
         for (size_t k = 0; k < steps; k++) col[k] = t[k * PH_N + p];
@@ -358,8 +385,10 @@ static void report(const tr_session *s, tr_sync_mode mode, const double *t,
 /* The timed steps: blocks of b->block steps, alternating between the
  * sync modes asked for, so all see the same machine; then one report per
  * mode (its active mode as decided by gradsync). */
-static int timed_runs(tr_session *s, bench_opts *b, size_t *pos)
+static int timed_runs(tr_run *r, bench_opts *b, size_t *pos)
 {
+    tr_session *s = r->s;
+    tr_gradsync *sync = &r->groups[0]->sync;
     double *t[4];
     size_t done[4] = {0, 0, 0, 0};
     int st = 0, n = b->n_modes;
@@ -367,16 +396,16 @@ static int timed_runs(tr_session *s, bench_opts *b, size_t *pos)
     for (size_t k = 0; !st && done[n - 1] < b->steps; k++) {
         int m = (int)(k % (size_t)n);
         size_t len = b->steps - done[m] < b->block ? b->steps - done[m] : b->block;
-        tr_gradsync_set_mode(&s->sync, b->modes[m]);
-        st = run_steps(s, len, pos, t[m] + done[m] * PH_N);
+        tr_gradsync_set_mode(sync, b->modes[m]);
+        st = run_steps(r, len, pos, t[m] + done[m] * PH_N);
         done[m] += len;
     }
     if (!st && s->rank == 0) printf("  \"runs\": [\n");
     for (int m = 0; m < n && !st; m++) {
         /* one step to learn the active mode, outside the timings */
-        tr_gradsync_set_mode(&s->sync, b->modes[m]);
-        st = run_steps(s, 1, pos, NULL);
-        if (!st && s->rank == 0) report(s, b->modes[m], t[m], b->steps, m == 0);
+        tr_gradsync_set_mode(sync, b->modes[m]);
+        st = run_steps(r, 1, pos, NULL);
+        if (!st && s->rank == 0) report(r, b->modes[m], t[m], b->steps, m == 0);
     }
     if (!st && s->rank == 0) printf("\n  ]");
     for (int m = 0; m < n; m++) free(t[m]);
@@ -386,18 +415,20 @@ static int timed_runs(tr_session *s, bench_opts *b, size_t *pos)
 static int bench(tr_session *s, bench_opts *b)
 {
     int st;
+    tr_run run, *r = &run;
     if ((st = tr_load_config(s)) || (st = tr_load_data(s)) ||
-        (st = tr_build_model(s)))
+        (st = tr_run_create(r, s, NULL)))
         return st;
+    tr_group *g = r->groups[0];
     size_t pos = 0;
-    if (run_steps(s, b->warmup, &pos, NULL)) return 1;
+    if (run_steps(r, b->warmup, &pos, NULL)) return 1;
     if (s->rank == 0)
         printf("{\n  \"ranks\": %d, \"batch\": %zu, \"blas_threads\": %d, "
                "\"n_params\": %zu, \"buckets\": %zu,\n",
                s->size, s->cfg.train.batch_size, openblas_get_num_threads(),
-               s->model->n_params, s->sync.n_buckets);
+               g->model->n_params, g->sync.n_buckets);
     for (int k = TR_SYNC_OVERLAP; k <= TR_SYNC_SHARED; k++) {
-        double diff = check_mode(s, &pos, (tr_sync_mode)k);
+        double diff = check_mode(r, &pos, (tr_sync_mode)k);
         if (s->rank == 0)
             printf("  \"%s_max_diff\": %g,\n", mode_name[k], diff);
         if (diff < 0 || diff > 1e-6)
@@ -405,14 +436,15 @@ static int bench(tr_session *s, bench_opts *b)
                                 "differs from blocking by %g", mode_name[k],
                                 diff);
     }
-    if (timed_runs(s, b, &pos)) return 1;
-    tr_gradsync_set_mode(&s->sync, TR_SYNC_AUTO);
-    if (b->ckpt_dir && bench_ckpt(s, b, &pos)) return 1;
+    if (timed_runs(r, b, &pos)) return 1;
+    tr_gradsync_set_mode(&g->sync, TR_SYNC_AUTO);
+    if (b->ckpt_dir && bench_ckpt(r, b, &pos)) return 1;
     int64_t hwm = (int64_t)vm_hwm();
     if (comm_allreduce_max_i64(s->comm, &hwm, 1)) return 1;
     if (s->rank == 0)
         printf(",\n  \"vmhwm_bytes\": %lld, \"needed_bytes\": %.0f\n}\n",
-               (long long)hwm, needed_bytes(s));
+               (long long)hwm, needed_bytes(r));
+    tr_run_free(r);
     return 0;
 }
 

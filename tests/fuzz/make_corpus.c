@@ -7,12 +7,15 @@
  * fuzz_csv.c, fuzz_ckpt.c), then the file content. Seeds are small valid
  * files plus near-valid ones (truncated, a count off by one, trailing
  * bytes), so the fuzzer starts next to every validation branch.
+ * Checkpoint seeds: version 3 written by io_ckpt_write (one model, two
+ * models, empty payload, no sections) and versions 1 and 2 made by hand.
  */
-#include <stdint.h> /* uint8_t */
+#include <stdint.h> /* uint8_t, uint64_t */
 #include <stdio.h>  /* FILE, fopen, snprintf */
 #include <stdlib.h> /* free, malloc */
 #include <string.h> /* memcpy, strlen */
 #include <unistd.h> /* getpid, unlink */
+#include <zlib.h>   /* compress2, crc32: the version-1 and -2 seeds */
 
 #include "io/ckpt.h"
 
@@ -114,9 +117,72 @@ static uint8_t *ckpt_bytes(const io_ckpt *c, size_t *n)
     FILE *f = fopen(tmp, "rb");
     if (!f) { perror(tmp); exit(1); }
     uint8_t *b = malloc(1 << 16);
-    *n = fread(b, 1, 1 << 16, f);
+    *n = fread(b, 1, (1 << 16) - 1, f);
     fclose(f);
     unlink(tmp);
+    return b;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+    for (int i = 0; i < bytes; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A version-1 or -2 file as axon wrote them before version 3 (fixed
+ * fields, two rng states, config, extra records, two arenas; version 2
+ * shuffles the payload's bytes by significance in one run). */
+static uint8_t *legacy_bytes(uint32_t version, const char *config,
+                             const uint8_t *extra, size_t extra_len,
+                             const float *params, size_t np,
+                             const float *state, size_t ns, size_t *n)
+{
+    size_t cl = strlen(config), hlen = 112 + 2 * 32, raw = 4 * (np + ns);
+    uint8_t *b = calloc(1, 1 << 16), plain[1024], shuf[1024];
+    if (!b || raw > sizeof plain) exit(1);
+    memcpy(b, IO_CKPT_MAGIC, 8);
+    put_le(b + 8, version, 4);
+    put_le(b + 12, hlen, 4);
+    uint8_t *h = b + 16;
+    put_le(h, 0x0123456789abcdefull, 8);       /* model hash */
+    put_le(h + 8, 2, 4);                       /* world size */
+    put_le(h + 12, 1, 4);                      /* optimizer kind */
+    put_le(h + 16, 1, 8);                      /* epoch */
+    put_le(h + 24, 3, 8);                      /* step in epoch */
+    put_le(h + 32, 10, 8);                     /* global step */
+    put_le(h + 40, 10, 8);                     /* optimizer t */
+    put_le(h + 48, 0x3fe0000000000000ull, 8);  /* best metric 0.5 */
+    put_le(h + 56, 1, 8);                      /* best epoch */
+    put_le(h + 64, 0, 8);                      /* bad epochs */
+    put_le(h + 72, np, 8);
+    put_le(h + 80, ns, 8);
+    put_le(h + 88, cl, 8);
+    put_le(h + 96, extra_len, 8);
+    put_le(h + 104, 2, 4);                     /* rng states */
+    put_le(h + 108, version >= 2 ? 65536 : 0, 4);
+    for (int w = 0; w < 8; w++) put_le(h + 112 + 8 * w, (uint64_t)w + 1, 8);
+    size_t o = 16 + hlen;
+    memcpy(b + o, config, cl);
+    o += cl;
+    if (extra_len) memcpy(b + o, extra, extra_len);
+    o += extra_len;
+    put_le(b + o, crc32(0, b, (uInt)o), 4);
+    o += 4;
+    for (size_t i = 0; i < np + ns; i++) {
+        uint32_t u;
+        memcpy(&u, i < np ? &params[i] : &state[i - np], 4);
+        put_le(plain + 4 * i, u, 4);
+    }
+    size_t m = raw / 4;
+    for (size_t j = 0; j < m; j++)
+        for (size_t k = 0; k < 4; k++)
+            shuf[version >= 2 ? k * m + j : 4 * j + k] = plain[4 * j + k];
+    uLongf comp = (1 << 16) - o - 40;
+    if (compress2(b + o + 16, &comp, shuf, (uLong)raw, 6) != Z_OK) exit(1);
+    put_le(b + o, comp, 8);
+    put_le(b + o + 8, raw, 8);
+    o += 16 + comp;
+    put_le(b + o, crc32(0, shuf, (uInt)raw), 4);
+    *n = o + 4;
     return b;
 }
 
@@ -126,28 +192,20 @@ static void ckpt_seeds(void)
     for (int i = 0; i < 12; i++) params[i] = (float)i * 0.25f - 1.0f;
     for (int i = 0; i < 24; i++) state[i] = i % 3 ? 0.0f : (float)i;
     char config[] = "model: {layers: [{type: dense, units: 3}]}\n";
-    char extra[] = "vocab";
+    char vocab[] = "vocab";
+    uint64_t run[4] = {1, 3, 10, 2}, early[3] = {0x3fe0000000000000ull, 1, 0};
+    uint64_t hash = 0x0123456789abcdefull, optim[2] = {1, 10};
     io_ckpt c;
     memset(&c, 0, sizeof c);
-    c.model_hash = 0x0123456789abcdefull;
-    c.config = config;
-    c.config_len = strlen(config);
-    c.world_size = 2;
-    c.epoch = 1;
-    c.step_in_epoch = 3;
-    c.global_step = 10;
-    c.optim_kind = 1;
-    c.optim_t = 10;
-    c.n_rng = 2;
-    for (int r = 0; r < 2; r++)
-        for (int w = 0; w < 4; w++) c.rng[r][w] = (uint64_t)(r * 4 + w + 1);
-    c.best_metric = 0.5;
-    c.extra = extra;
-    c.extra_len = strlen(extra);
-    c.n_params = 12;
-    c.params = params;
-    c.n_state = 24;
-    c.state = state;
+    io_ckpt_add(&c, "objective", "supervised", 10, 0);
+    io_ckpt_add(&c, "config", config, strlen(config), 0);
+    io_ckpt_add(&c, "run", run, sizeof run, 0);
+    io_ckpt_add(&c, "early_stop", early, sizeof early, 0);
+    io_ckpt_add(&c, "model/hash", &hash, sizeof hash, 0);
+    io_ckpt_add(&c, "model/optim", optim, sizeof optim, 0);
+    io_ckpt_add(&c, "model/params", params, sizeof params, 1);
+    io_ckpt_add(&c, "model/state", state, sizeof state, 1);
+    io_ckpt_add(&c, "vocab", vocab, strlen(vocab), 0);
     size_t n;
     uint8_t *b = ckpt_bytes(&c, &n);
     seed("ckpt", "valid", 0, 0, 0, b, n);
@@ -156,14 +214,57 @@ static void ckpt_seeds(void)
     seed("ckpt", "truncated-fixup", 1, 0, 0, b, n - 7);
     b[n] = 0;
     seed("ckpt", "trailing", 0, 0, 0, b, n + 1);
-    b[200] ^= 0x40; /* inside the zlib stream: payload CRC or inflate fails */
+    b[n - 20] ^= 0x40; /* inside the zlib stream: payload CRC or inflate fails */
     seed("ckpt", "flipped-payload", 0, 0, 0, b, n);
     free(b);
-    c.n_rng = 0; c.extra = NULL; c.extra_len = 0;
-    c.n_params = 0; c.params = NULL; c.n_state = 0; c.state = NULL;
+    /* two models, a payload section between inline ones */
+    float gen[5] = {1, 2, 3, 4, 5}, disc[3] = {-1, -2, -3};
+    memset(&c, 0, sizeof c);
+    io_ckpt_add(&c, "objective", "gan", 3, 0);
+    io_ckpt_add(&c, "run", run, sizeof run, 0);
+    io_ckpt_add(&c, "gen/params", gen, sizeof gen, 1);
+    io_ckpt_add(&c, "gen/hash", &hash, sizeof hash, 0);
+    io_ckpt_add(&c, "disc/params", disc, sizeof disc, 1);
+    io_ckpt_add(&c, "disc/state", NULL, 0, 1);
+    io_ckpt_add(&c, "gan/noise", &hash, sizeof hash, 0);
+    b = ckpt_bytes(&c, &n);
+    seed("ckpt", "two-models", 0, 0, 0, b, n);
+    seed("ckpt", "two-models-fixup", 1, 0, 0, b, n);
+    free(b);
+    memset(&c, 0, sizeof c);
+    io_ckpt_add(&c, "config", config, strlen(config), 0);
+    io_ckpt_add(&c, "run", run, sizeof run, 0);
+    io_ckpt_add(&c, "model/params", NULL, 0, 1);
+    io_ckpt_add(&c, "model/state", NULL, 0, 1);
     b = ckpt_bytes(&c, &n);
     seed("ckpt", "empty-arenas", 0, 0, 0, b, n);
     seed("ckpt", "empty-arenas-fixup", 1, 0, 0, b, n);
+    free(b);
+    memset(&c, 0, sizeof c);
+    b = ckpt_bytes(&c, &n);
+    seed("ckpt", "no-sections", 0, 0, 0, b, n);
+    free(b);
+    /* versions 1 and 2, still read */
+    uint8_t extra[64];
+    size_t elen = 0;
+    put_le(extra, 11, 4);
+    memcpy(extra + 4, "input_shape", 11);
+    put_le(extra + 15, 16, 8);
+    put_le(extra + 23, 1, 8);
+    put_le(extra + 31, 12, 8);
+    elen = 39;
+    put_le(extra + elen, 5, 4);
+    memcpy(extra + elen + 4, "vocab", 5);
+    put_le(extra + elen + 9, 3, 8);
+    memcpy(extra + elen + 17, "abc", 3);
+    elen += 20;
+    b = legacy_bytes(2, config, extra, elen, params, 12, state, 24, &n);
+    seed("ckpt", "v2-records", 0, 0, 0, b, n);
+    seed("ckpt", "v2-records-fixup", 1, 0, 0, b, n);
+    free(b);
+    b = legacy_bytes(1, config, NULL, 0, params, 12, state, 24, &n);
+    seed("ckpt", "v1", 0, 0, 0, b, n);
+    seed("ckpt", "v1-fixup", 1, 0, 0, b, n);
     free(b);
 }
 

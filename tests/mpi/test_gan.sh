@@ -32,39 +32,19 @@ run() { # DIR args... : a 2-rank run of bn.yaml checkpointing into $WORK/DIR
 }
 
 # parts.py A B: per network (G, D), are the params and the optimizer
-# state of two checkpoints bit-identical? Reads the format of
-# docs/CHECKPOINT.md and the GAN's "gan_sizes" record.
+# state of two checkpoints bit-identical? Reads the sections of
+# docs/CHECKPOINT.md with tests/tools/axon_ckpt.py.
 cat >"$WORK/parts.py" <<'EOF'
-import struct, sys, zlib
-def unshuffle(raw, run):  # version 2: bytes grouped by significance per run
-    out = bytearray(len(raw))
-    for s in range(0, len(raw), run):
-        seg = raw[s:s + run]; n = len(seg) // 4
-        for k in range(4):
-            out[s + k:s + 4 * n:4] = seg[k * n:(k + 1) * n]
-    return bytes(out)
+import struct, sys
+sys.path.insert(0, 'tests/tools')
+import axon_ckpt
 def read(path):
-    b = open(path, 'rb').read()
-    version, hlen = struct.unpack_from('<II', b, 8)
-    n_params, n_state, clen, elen = struct.unpack_from('<QQQQ', b, 16 + 72)
-    shuffle, = struct.unpack_from('<I', b, 16 + 108)
-    o = 16 + hlen + clen
-    extra = b[o:o + elen]; o += elen + 4
-    comp_len, = struct.unpack_from('<Q', b, o); o += 16
-    raw = zlib.decompress(b[o:o + comp_len])
-    if version >= 2 and shuffle:
-        raw = unshuffle(raw, shuffle)
-    meta, at = {}, 0
-    while at < len(extra):
-        tl, = struct.unpack_from('<I', extra, at); tag = extra[at + 4:at + 4 + tl]
-        vl, = struct.unpack_from('<Q', extra, at + 4 + tl); at += 12 + tl
-        meta[tag.decode()] = extra[at:at + vl]; at += vl
-    ng, nd = struct.unpack('<QQ', meta['gan_sizes'])
-    assert ng + nd == n_params and n_state % n_params == 0
-    k = n_state // n_params  # optimizer slots (Adam: 2)
-    p, s = raw[:4 * n_params], raw[4 * n_params:]
-    return {'G': (p[:4 * ng], s[:4 * k * ng]), 'D': (p[4 * ng:], s[4 * k * ng:]),
-            't': struct.unpack('<QQ', meta['gan_optim_t'])}
+    s = axon_ckpt.read(path)
+    assert s['objective'] == b'gan'
+    t = tuple(struct.unpack('<QQ', s[g + '/optim'])[1]
+              for g in ('generator', 'discriminator'))
+    return {'G': (s['generator/params'], s['generator/state']),
+            'D': (s['discriminator/params'], s['discriminator/state']), 't': t}
 a, b = read(sys.argv[1]), read(sys.argv[2])
 for net in 'GD':
     print('%s params %s state %s' % (net, 'same' if a[net][0] == b[net][0] else 'diff',
@@ -162,3 +142,24 @@ axon_np 1 train configs/fashion_mlp.yaml --quiet --set data.limit=500 \
   --set logging.metrics="$WORK/mlp/m.jsonl" >/dev/null || fail "mlp run"
 expect_exit 3 "not a GAN checkpoint" 1 train $cfg "${c[@]}" \
   --set checkpoint.dir="$WORK/x" --resume "$WORK/mlp/last.ckpt"
+
+# --- the shared update path: accumulate and clip_norm --------------------
+# Accumulating 4 passes over the same rows and noise is the same math as
+# one pass (up to float summation order; without batchnorm, whose
+# statistics are per pass); a clip below the gradient's norm changes the
+# result, a huge one does not.
+bn="$cfg"
+run acc1 --set training.max_steps=3 --set training.accumulate=1
+run acc4 --set training.max_steps=3 --set training.accumulate=4
+"$CMP" "$WORK/acc1/last.ckpt" "$WORK/acc4/last.ckpt" --tol 1e-4 >/dev/null \
+  || fail "accumulate 4 differs from accumulate 1 by more than rounding"
+"$CMP" "$WORK/acc1/last.ckpt" "$WORK/acc4/last.ckpt" --exact >/dev/null \
+  && fail "accumulate 4 is bit-identical: the passes were not split"
+ok "GAN: training.accumulate=4 gives the 1-pass result to rounding"
+run clipbig --set training.max_steps=3 --set training.clip_norm=1e30
+"$CMP" "$WORK/acc1/last.ckpt" "$WORK/clipbig/last.ckpt" --exact >/dev/null \
+  || fail "a clip_norm above the norm changed the GAN"
+run clip --set training.max_steps=3 --set training.clip_norm=1e-3
+"$CMP" "$WORK/acc1/last.ckpt" "$WORK/clip/last.ckpt" --exact >/dev/null \
+  && fail "clip_norm 1e-3 changed nothing"
+ok "GAN: training.clip_norm clips (1e-3 changes the run, 1e30 does not)"

@@ -1,0 +1,421 @@
+/* trainer/loop.c - the one training loop, for every objective (see
+ * trainer/run.h): epochs, sampler, schedule, signals, metrics, early
+ * stopping, checkpoints and resume. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/check.h"
+#include "nn/earlystop.h"
+#include "nn/recurrent.h"
+#include "trainer/objective.h"
+#include "trainer/sampler.h"
+
+/* Set by SIGINT/SIGTERM/SIGUSR1; acted on collectively at a step's end
+ * (it travels with every phase's figures, tr_group_update). */
+volatile sig_atomic_t tr_stop_signal;
+
+static void on_signal(int sig)
+{
+    tr_stop_signal = sig;
+}
+
+static void install_signals(int on)
+{
+    if (on) tr_stop_signal = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+void tr_batch_reserve(tr_run *r, size_t rows)
+{
+    tr_batch *b = &r->batch;
+    if (rows < 1) rows = 1;
+    if (rows <= b->cap) return;
+    size_t xw = r->s->train.x_width, yw = r->s->train.y_width;
+    free(b->x), free(b->y), free(b->local), free(b->ids);
+    b->x = nn_xalloc_floats(nn_mul_size(rows, xw ? xw : 1));
+    b->y = nn_xalloc_floats(nn_mul_size(rows, yw ? yw : 1));
+    b->local = nn_xcalloc(rows, sizeof *b->local);
+    b->ids = nn_xcalloc(rows, sizeof *b->ids);
+    b->cap = rows;
+}
+
+size_t tr_pass_rows(const tr_run *r, size_t n)
+{
+    size_t acc = r->s->cfg.train.accumulate ? r->s->cfg.train.accumulate : 1;
+    return n ? n / acc + (n % acc != 0) : 1;
+}
+
+void tr_gather(tr_run *r, size_t step)
+{
+    tr_batch *b = &r->batch;
+    const io_dataset *d = &r->s->train;
+    size_t xw = d->x_width, yw = d->y_width;
+    b->n = r->sampler.ops->batch(r, step, b->local, b->ids, &b->global);
+    for (size_t k = 0; k < b->n; k++) {
+        memcpy(b->x + k * xw, d->x + b->local[k] * xw, xw * sizeof(float));
+        memcpy(b->y + k * yw, d->y + b->local[k] * yw, yw * sizeof(float));
+    }
+}
+
+/* Room for the current epoch's largest step (batch and objective). */
+static void reserve_epoch(tr_run *r)
+{
+    size_t rows = r->sampler.ops->max_rows(r);
+    tr_batch_reserve(r, rows);
+    r->obj_ops->reserve(r, r->obj, tr_pass_rows(r, rows));
+}
+
+/* Validation sums (collective); *have = 0 if the run has none. */
+static int validate(tr_run *r, double *val, int *have)
+{
+    *have = 0;
+    memset(val, 0, TR_MAX_SUMS * sizeof *val);
+    if (!r->obj_ops->evaluate) return 0;
+    const io_dataset *d;
+    size_t n;
+    size_t *rows = tr_val_rows(r->s, &d, &n);
+    int st = 0;
+    if (rows) {
+        st = r->obj_ops->evaluate(r, r->obj, d, rows, n, val);
+        *have = !st && val[r->metrics.count] > 0;
+    }
+    free(rows);
+    return st;
+}
+
+/* Early stopping, once per epoch after validation: remember the best
+ * epoch's parameters (in memory, and as best.ckpt), count epochs without
+ * an improvement larger than min_delta, and ask to stop after `patience`
+ * of them. Identical on every rank (the figures are global). */
+static int early_stopping(tr_run *r, const double *val, int *stop)
+{
+    const io_early_stop_cfg *e = &r->s->cfg.early_stop;
+    *stop = 0;
+    if (!e->enabled) return 0;
+    nn_early_stop es = {.higher_is_better = !strcmp(e->monitor, "val_accuracy"),
+                        .patience = e->patience, .min_delta = e->min_delta,
+                        .best = r->best_metric, .best_epoch = r->best_epoch,
+                        .bad_epochs = r->bad_epochs};
+    nn_es_verdict v = nn_early_stop_update(&es, r->epoch + 1,
+                                           tr_monitor_value(r, val));
+    r->best_metric = es.best;
+    r->best_epoch = es.best_epoch;
+    r->bad_epochs = es.bad_epochs;
+    if (v == NN_ES_IMPROVED) {
+        if (!r->best) r->best = nn_xcalloc(TR_MAX_GROUPS, sizeof *r->best);
+        for (size_t g = 0; g < r->n_groups; g++) {
+            nn_model *m = r->groups[g]->model;
+            if (!r->best[g]) r->best[g] = nn_xalloc_floats(m->n_params + 1);
+            memcpy(r->best[g], m->params, m->n_params * sizeof(float));
+        }
+        return tr_save(r, "best.ckpt");
+    }
+    if (v == NN_ES_STOP) {
+        *stop = 1;
+        tr_say(r->s, "early stopping after epoch %llu: no %s improvement for "
+                     "%llu epochs; best %.6g at epoch %llu\n",
+               (unsigned long long)r->epoch + 1, e->monitor,
+               (unsigned long long)r->bad_epochs, r->best_metric,
+               (unsigned long long)r->best_epoch);
+    }
+    return 0;
+}
+
+/* At an epoch's start: frozen layers that train from now on, stateful
+ * layers from zeros (a resumed stream epoch: from the carried state). */
+static void begin_epoch(tr_run *r)
+{
+    for (size_t g = 0; g < r->n_groups; g++) {
+        tr_group *gr = r->groups[g];
+        size_t n = tr_unfreeze(r->s, gr->model, r->epoch);
+        if (n) {
+            tr_gradsync_free(&gr->sync);
+            tr_gradsync_plan(&gr->sync, gr->model);
+            tr_say(r->s, "epoch %llu: %zu frozen layer(s) now train\n",
+                   (unsigned long long)r->epoch + 1, n);
+        }
+        nn_recurrent_model_reset_state(gr->model);
+    }
+    r->sampler.ops->epoch(r, r->epoch);
+    reserve_epoch(r);
+    if (r->sampler.ops->begin_epoch) r->sampler.ops->begin_epoch(r);
+}
+
+static void add_sums(double *a, const double *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+/* The steps of the current epoch from r->step_in_epoch; *done = 1 when
+ * the epoch completed. */
+static int run_steps(tr_run *r, size_t steps, double *ep, double *sps,
+                     int *done)
+{
+    const io_train_cfg *tc = &r->s->cfg.train;
+    size_t ns = r->metrics.n_sums, first = r->step_in_epoch;
+    double win[TR_MAX_SUMS] = {0}, te = comm_wtime(), tw = te;
+    double rows_w = 0, rows_e = 0;
+    int st = 0;
+    *done = 0;
+    for (size_t k = first; k < steps; k++) {
+        tr_gather(r, k);
+        memset(r->step_sums, 0, sizeof r->step_sums);
+        st = r->obj_ops->step(r, r->obj);
+        if (st == NN_EXIT_DIVERGED) return st; /* decided collectively */
+        if ((st = tr_agree(r->s, st))) return st;
+        r->global_step++;
+        r->step_in_epoch = k + 1;
+        add_sums(ep, r->step_sums, ns);
+        add_sums(win, r->step_sums, ns);
+        rows_w += (double)r->batch.global;
+        rows_e += (double)r->batch.global;
+        if (r->stop) return TR_STOP;
+        size_t pe = r->s->cfg.log.print_every;
+        if (pe && (k + 1) % pe == 0) {
+            double now = comm_wtime();
+            double left = (double)(steps - k - 1) +
+                          (double)steps * (double)(tc->epochs - r->epoch - 1);
+            double per_step = (now - te) / (double)(k + 1 - first);
+            tr_report_progress(r, k + 1, steps, win, rows_w / (now - tw),
+                               left * per_step);
+            memset(win, 0, sizeof win);
+            rows_w = 0;
+            tw = now;
+        }
+        if (r->s->cfg.ckpt.every_steps &&
+            r->global_step % r->s->cfg.ckpt.every_steps == 0 &&
+            (st = tr_save(r, NULL)))
+            return st;
+        if (tc->max_steps && r->global_step >= tc->max_steps) break;
+    }
+    *sps = rows_e / (comm_wtime() - te);
+    *done = r->step_in_epoch == steps;
+    return 0;
+}
+
+/* After a complete epoch: validation, report, early stopping, the epoch
+ * checkpoint. *stop = 1 when training ends here. */
+static int end_epoch(tr_run *r, const double *ep, double sps, double dt,
+                     int *stop)
+{
+    const io_train_cfg *tc = &r->s->cfg.train;
+    double val[TR_MAX_SUMS];
+    int have = 0, early = 0, st;
+    if ((st = validate(r, val, &have))) return st;
+    tr_report_epoch(r, ep, have ? val : NULL, sps, dt);
+    if ((st = early_stopping(r, val, &early))) return st;
+    *stop = early || (tc->max_steps && r->global_step >= tc->max_steps);
+    int last = r->epoch + 1 == tc->epochs || *stop;
+    size_t every = r->s->cfg.ckpt.every_epochs;
+    if (!last && every && (r->epoch + 1) % every == 0) {
+        /* The epoch is complete: save the position as the next one's
+         * start, so a resume does not repeat it. */
+        r->epoch++;
+        r->step_in_epoch = 0;
+        st = tr_save(r, NULL);
+        r->epoch--;
+    }
+    return st;
+}
+
+static int run_epochs(tr_run *r)
+{
+    const io_train_cfg *tc = &r->s->cfg.train;
+    size_t steps = r->sampler.ops->steps(r);
+    int st = 0;
+    if (r->best_epoch && !r->best && (st = tr_load_best(r))) return st;
+    for (; r->epoch < tc->epochs; r->epoch++, r->step_in_epoch = 0) {
+        if (tc->max_steps && r->global_step >= tc->max_steps) break;
+        begin_epoch(r);
+        double ep[TR_MAX_SUMS] = {0}, sps = 0, te = comm_wtime();
+        int done = 0, stop = 0;
+        if ((st = run_steps(r, steps, ep, &sps, &done))) return st;
+        if (!done) break; /* max_steps within the epoch */
+        if ((st = end_epoch(r, ep, sps, comm_wtime() - te, &stop))) return st;
+        if (stop) { /* early stopping, or max_steps at the epoch's end */
+            r->epoch++;
+            r->step_in_epoch = 0;
+            break;
+        }
+    }
+    return st;
+}
+
+static void banner(tr_run *r, size_t steps)
+{
+    tr_session *s = r->s;
+    for (size_t g = 0; g < r->n_groups && s->rank == 0 && !s->opt->quiet; g++) {
+        if (r->n_groups > 1) printf("%s:\n", r->groups[g]->name);
+        nn_model_summary(r->groups[g]->model, stdout);
+    }
+    double vtot = s->have_val ? (double)s->val.total : (double)s->shard.n_val;
+    tr_say(s, "data: %zu training rows, %.0f validation rows%s; global batch "
+              "%zu = %zu steps/epoch\n",
+           s->shard.n_train, vtot, s->have_test ? ", test set present" : "",
+           s->cfg.train.batch_size, steps);
+}
+
+/* Checks that need the data's size: the schedule over the whole run and
+ * early stopping's need for validation figures. */
+static int prepare(tr_run *r, size_t steps)
+{
+    tr_session *s = r->s;
+    const io_train_cfg *tc = &s->cfg.train;
+    if (steps == 0) /* stream mode only: a plain epoch has >= 1 step */
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: data.stream needs at least "
+                            "training.batch_size (%zu) windows, the text has "
+                            "%zu", s->opt->config, tc->batch_size,
+                            s->shard.n_train);
+    /* The schedule spans the configured epochs; max_steps only stops the
+     * run early, so an interrupted run follows the same schedule. */
+    r->sched = io_train_schedule(tc, steps, nn_mul_size(steps, tc->epochs));
+    if (nn_schedule_check(&r->sched, &s->err)) {
+        nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
+        return NN_EXIT_USAGE;
+    }
+    int has_val = s->shard.n_val || s->have_val;
+    if (s->cfg.early_stop.enabled &&
+        (!has_val || !tr_metrics_find_eval(&r->metrics, s->cfg.early_stop.monitor)))
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: early_stopping needs validation %s",
+                            s->opt->config,
+                            has_val ? "figures, which this kind of training "
+                                      "does not compute"
+                                    : "data (data.val_fraction or data.val)");
+    return 0;
+}
+
+int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
+{
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    r->sampler.ops = tr_sampler_of(&s->cfg.data);
+    r->obj_ops = ops ? ops : tr_objective_find(tr_objective_of(&s->cfg));
+    NN_CHECK(r->obj_ops, "no objective for this config");
+    int st = tr_agree(s, r->obj_ops->create(r, &r->obj));
+    if (st) return st;
+    /* Evaluation runs in chunks of at least 64 rows, even when a resumed
+     * run has no epoch left. */
+    r->obj_ops->reserve(r, r->obj, 64);
+    return 0;
+}
+
+void tr_run_free(tr_run *r)
+{
+    if (r->obj_ops && r->obj) r->obj_ops->destroy(r->obj);
+    for (size_t g = 0; g < r->n_groups; g++) {
+        if (r->best) free(r->best[g]);
+        tr_group_free(r->groups[g]);
+    }
+    free(r->best);
+    free(r->batch.x), free(r->batch.y), free(r->batch.local), free(r->batch.ids);
+    free(r->sampler.carried);
+    tr_metrics_close(r);
+    memset(r, 0, sizeof *r);
+}
+
+/* Resume if asked; else model.init_from if given. *resumed set. */
+static int start(tr_run *r, int *resumed)
+{
+    tr_session *s = r->s;
+    *resumed = 0;
+    if (s->opt->resume) {
+        char buf[4096];
+        const char *path = tr_resolve_resume(r, s->opt->resume, buf, sizeof buf);
+        if (path) {
+            int st = tr_resume(r, path);
+            if (st) return st;
+            *resumed = 1;
+            tr_say(s, "resumed from %s at epoch %llu step %llu (global step "
+                      "%llu)\n",
+                   path, (unsigned long long)r->epoch + 1,
+                   (unsigned long long)r->step_in_epoch,
+                   (unsigned long long)r->global_step);
+            return 0;
+        }
+        tr_say(s, "no checkpoint to resume from; starting fresh\n");
+    }
+    return s->cfg.init_from ? tr_init_from(s, r->groups[0]->model) : 0;
+}
+
+/* The end of a run: the best epoch's weights, the objective's own
+ * summary, the test figures, the final checkpoint. */
+static int finish(tr_run *r)
+{
+    tr_session *s = r->s;
+    int st;
+    if (r->best) {
+        for (size_t g = 0; g < r->n_groups; g++)
+            memcpy(r->groups[g]->model->params, r->best[g],
+                   r->groups[g]->model->n_params * sizeof(float));
+        tr_say(s, "restored the weights of epoch %llu (best %s %.6g)\n",
+               (unsigned long long)r->best_epoch, s->cfg.early_stop.monitor,
+               r->best_metric);
+    }
+    if (r->obj_ops->finish) r->obj_ops->finish(r, r->obj);
+    if (s->have_test && r->obj_ops->evaluate) {
+        double t[TR_MAX_SUMS] = {0};
+        size_t n = s->test.hi - s->test.lo;
+        size_t *rows = nn_xcalloc(n ? n : 1, sizeof *rows);
+        for (size_t i = 0; i < n; i++) rows[i] = i;
+        st = r->obj_ops->evaluate(r, r->obj, &s->test, rows, n, t);
+        free(rows);
+        if (st) return st;
+        tr_report_final(r, "test", t);
+    }
+    if (s->cfg.ckpt.dir && (st = tr_save(r, NULL))) return st;
+    tr_say(s, "done: %llu steps in %.1fs\n", (unsigned long long)r->global_step,
+           comm_wtime() - r->t0);
+    return 0;
+}
+
+int tr_cmd_train(tr_session *s)
+{
+    return tr_train(s, NULL);
+}
+
+int tr_train(tr_session *s, const tr_objective_ops *ops)
+{
+    tr_run r;
+    int st = tr_run_create(&r, s, ops), resumed = 0;
+    size_t steps = 0;
+    if (!st) st = start(&r, &resumed);
+    if (!st) {
+        steps = r.sampler.ops->steps(&r);
+        st = tr_agree(s, prepare(&r, steps));
+    }
+    if (!st) st = tr_agree(s, tr_metrics_open(&r, resumed));
+    if (!st) {
+        r.t0 = comm_wtime();
+        banner(&r, steps);
+        install_signals(1);
+        st = run_epochs(&r);
+        install_signals(0);
+    }
+    if (st == TR_STOP) {
+        /* A signal (e.g. SLURM's SIGTERM before the time limit): keep the
+         * work done so far and leave so the job can be resumed. */
+        const char *dir = s->cfg.ckpt.dir;
+        st = dir ? tr_save(&r, NULL) : 0;
+        if (!st && s->rank == 0)
+            fprintf(stderr, "axon: stopping on signal after step %llu: %s\n",
+                    (unsigned long long)r.global_step,
+                    dir ? "checkpoint saved; resume with --resume auto"
+                        : "no checkpoint.dir, nothing saved");
+        if (!st) st = NN_EXIT_OTHER;
+    } else if (!st) {
+        st = finish(&r);
+    }
+    tr_run_free(&r);
+    return st;
+}

@@ -1,0 +1,52 @@
+/* trainer/objective.h - what a kind of training computes, as an ops
+ * table (the way layers are): one file per objective plus one line in
+ * the registry below (trainer/objective.c).
+ *
+ * An objective owns only its math. create() builds its parameter groups
+ * (tr_group_add), declares the metric sums and views it reports, and
+ * checks what it needs of the config; step() runs one optimizer step's
+ * forward/backward phases over r->batch, ending each phase with
+ * tr_group_update (the only update path) and writing the step's global
+ * figures into r->step_sums. Everything else (epochs, schedule, signals,
+ * checkpoints, metrics, early stopping) is the loop's.
+ */
+#ifndef TRAINER_OBJECTIVE_H
+#define TRAINER_OBJECTIVE_H
+
+#include "trainer/run.h"
+
+typedef struct tr_objective_ops {
+    const char *name;
+    /* Build groups and state (*obj); check the config. Collective; 0 or
+     * an exit code with r->s->err set (agreed across ranks by the
+     * caller). */
+    int (*create)(tr_run *r, void **obj);
+    void (*destroy)(void *obj);
+    /* Buffers for steps of up to `rows` local rows per pass. */
+    void (*reserve)(tr_run *r, void *obj, size_t rows);
+    /* One optimizer step over r->batch. 0, or an exit code (the same on
+     * every rank: tr_group_update agrees). */
+    int (*step)(tr_run *r, void *obj);
+    /* Optional: sums (the views' eval figures) over local rows
+     * rows[0, n) of d, summed across ranks. Collective. NULL: the run has
+     * no validation or test figures. */
+    int (*evaluate)(tr_run *r, void *obj, const io_dataset *d,
+                    const size_t *rows, size_t n, double *sums);
+    /* Optional: extra checkpoint sections (borrowed from obj), and their
+     * check on load (rank 0; path for messages). */
+    void (*save)(tr_run *r, void *obj, io_ckpt *c);
+    int (*load)(tr_run *r, void *obj, io_ckpt *c, const char *path);
+    /* Optional: the model's shape the checkpoint records as input_shape. */
+    nn_shape (*input_shape)(tr_run *r, void *obj);
+    /* Optional: after the last epoch, before the test figures. */
+    void (*finish)(tr_run *r, void *obj);
+} tr_objective_ops;
+
+/* The objective named `name`, or NULL. */
+const tr_objective_ops *tr_objective_find(const char *name);
+
+/* The objective a config asks for: "gan" with a gan section, else
+ * "supervised" (classification, regression, autoencoder, pseudo-labels). */
+const char *tr_objective_of(const io_config *cfg);
+
+#endif
