@@ -330,3 +330,11 @@ void nn_model_summary(const nn_model *m, FILE *f)
     }
     fprintf(f, "total params: %zu (trainable %zu)\n", m->n_params, trainable);
 }
+
+size_t nn_model_token_vocab(const nn_model *m)
+{
+    const nn_layer *l = &m->layers[0];
+    if (strcmp(l->ops->type, "embedding")) return 0;
+    size_t dim = l->out.dim[l->out.ndim - 1];
+    return dim ? l->views[0].count / dim : 0;
+}

@@ -91,6 +91,10 @@ nn_shape nn_model_out_shape(const nn_model *m);
 /* Index of the layer with this name, or -1. */
 long nn_model_find_layer(const nn_model *m, const char *name);
 
+/* Rows of the first layer's table if it is an `embedding` (its inputs are
+ * token ids in [0, that)); 0 if the first layer takes other values. */
+size_t nn_model_token_vocab(const nn_model *m);
+
 /* Hash of the architecture: types, names, shapes and parameter counts. */
 uint64_t nn_model_hash(const nn_model *m);
 

@@ -1,7 +1,10 @@
 /* trainer/main.c - the axon command: arguments, MPI start-up, threads,
  * and the one place that decides the process's exit code. */
 #include <cblas.h>
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,20 +79,47 @@ static void fatal_hook(const char *file, int line, const char *msg)
     comm_abort(g_comm, 1, "%s:%d: %s", file, line, msg);
 }
 
-/* A number option's value, entirely numeric. */
+/* Upper bounds of the count options: far beyond any real use, low
+ * enough that every size computed from them fits (sample allocates
+ * --length floats and bytes). */
+#define MAX_SAMPLE_LENGTH ((size_t)100000000) /* 10^8 characters */
+#define MAX_SETS 256
+
+/* A number option's value, entirely numeric and finite. */
 static int number(const char *opt, const char *v, double *out, int rank)
 {
     char *end;
+    errno = 0;
     *out = strtod(v, &end);
-    if (end != v && !*end) return 0;
-    if (rank == 0) fprintf(stderr, "axon: %s: '%s' is not a number\n", opt, v);
+    if (end != v && !*end && isfinite(*out) && errno != ERANGE) return 0;
+    if (rank == 0)
+        fprintf(stderr, "axon: %s: '%s' is not a finite number\n", opt, v);
+    return 2;
+}
+
+/* A count option's value: a whole decimal number in [0, max] (no sign,
+ * exponent or fraction, so nothing wraps or rounds on the way to size_t). */
+static int count(const char *opt, const char *v, uint64_t max, uint64_t *out,
+                 int rank)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10)
+                                                      : 0;
+    if (v[0] >= '0' && v[0] <= '9' && !*end && errno != ERANGE && x <= max) {
+        *out = x;
+        return 0;
+    }
+    if (rank == 0)
+        fprintf(stderr, "axon: %s: '%s' must be a whole number from 0 to "
+                        "%llu\n", opt, v, (unsigned long long)max);
     return 2;
 }
 
 /* Parse argv into o. Returns 0, or 2 with a message on stderr. */
 static int parse_args(int argc, char **argv, tr_options *o, int rank)
 {
-    static char *sets[256];
+    static char *sets[MAX_SETS];
     const char *pos[2] = {NULL, NULL};
     size_t n_pos = 0;
     o->sets = sets;
@@ -100,22 +130,31 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
+        uint64_t u = 0;
         int bad = 0;
-        if (!strcmp(a, "--set") && v && o->n_sets < 256) sets[o->n_sets++] = argv[++i];
-        else if (!strncmp(a, "--set=", 6) && o->n_sets < 256) sets[o->n_sets++] = argv[i] + 6;
+        int is_set = (!strcmp(a, "--set") && v) || !strncmp(a, "--set=", 6);
+        if (is_set && o->n_sets == MAX_SETS) {
+            if (rank == 0)
+                fprintf(stderr, "axon: more than %d --set options; put the "
+                                "values in the config file instead\n",
+                        MAX_SETS);
+            return 2;
+        }
+        if (!strcmp(a, "--set") && v) sets[o->n_sets++] = argv[++i];
+        else if (!strncmp(a, "--set=", 6)) sets[o->n_sets++] = argv[i] + 6;
         else if (!strcmp(a, "--resume") && v) o->resume = argv[++i];
         else if (!strcmp(a, "--checkpoint") && v) o->checkpoint = argv[++i];
         else if (!strcmp(a, "--out") && v) o->out = argv[++i];
         else if (!strcmp(a, "--prompt") && v) o->prompt = argv[++i];
         else if (!strcmp(a, "--length") && v) {
-            bad = number(a, argv[++i], &x, rank);
-            o->length = (size_t)(x > 0 ? x : 0);
+            bad = count(a, argv[++i], MAX_SAMPLE_LENGTH, &u, rank);
+            o->length = (size_t)u;
         } else if (!strcmp(a, "--temperature") && v) {
             bad = number(a, argv[++i], &x, rank);
             o->temperature = x;
         } else if (!strcmp(a, "--seed") && v) {
-            bad = number(a, argv[++i], &x, rank);
-            o->sample_seed = (uint64_t)(x > 0 ? x : 0);
+            bad = count(a, argv[++i], UINT64_MAX, &u, rank);
+            o->sample_seed = u;
         } else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (a[0] == '-') {
             if (rank == 0)
