@@ -25,6 +25,10 @@ static const nn_layer_ops *const registry[] = {
     &nn_rnn_ops,
     &nn_lstm_ops,
     &nn_gru_ops,
+    &nn_layernorm_ops,
+    &nn_gelu_ops,
+    &nn_position_embedding_ops,
+    &nn_attention_ops,
 };
 
 #define N_REGISTRY (sizeof registry / sizeof registry[0])
