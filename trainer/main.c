@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nn/check.h"
+#include "nn/fpu.h"
 #include "trainer/session.h"
 
 #define AXON_VERSION "0.1.0"
@@ -207,6 +208,18 @@ static int set_threads(comm_ctx *c)
     return (int)t;
 }
 
+/* Subnormals flushed to zero on every rank and its BLAS threads
+ * (nn/fpu.h: why, and what it changes); AXON_KEEP_SUBNORMALS=1 keeps IEEE
+ * subnormals. Collective. Returns 1 if every rank flushes them. */
+static int set_fpu(comm_ctx *c)
+{
+    const char *keep = getenv("AXON_KEEP_SUBNORMALS");
+    int on = !(keep && *keep && strcmp(keep, "0"));
+    int flushing = nn_fpu_flush_subnormals(on) && on;
+    int first_bad;
+    return comm_agree(c, !flushing, &first_bad) == 0;
+}
+
 static int run(tr_session *s)
 {
     const tr_command *c = find_command(s->opt->command);
@@ -251,13 +264,15 @@ int main(int argc, char **argv)
     /* output on standard output must be the only thing there */
     if (!o.config && !o.out) o.quiet = 1;
     int threads = set_threads(c);
+    int flushing = set_fpu(c);
     tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
                     .opt = &o};
     tr_say(&s, "axon %s: %s %s on %d rank%s, %d node%s (%d per node), %d "
-               "BLAS thread%s per rank\n",
+               "BLAS thread%s per rank, subnormals %s\n",
            AXON_VERSION, o.command, o.config ? o.config : o.checkpoint, s.size, s.size == 1 ? "" : "s",
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
-           comm_local_size(c), threads, threads == 1 ? "" : "s");
+           comm_local_size(c), threads, threads == 1 ? "" : "s",
+           flushing ? "flushed to zero" : "kept");
     st = run(&s);
     tr_session_free(&s);
     comm_finalize(c);
