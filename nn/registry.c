@@ -29,6 +29,9 @@ static const nn_layer_ops *const registry[] = {
     &nn_gelu_ops,
     &nn_position_embedding_ops,
     &nn_attention_ops,
+    &nn_add_ops,
+    &nn_concat_ops,
+    &nn_global_avgpool_ops,
 };
 
 #define N_REGISTRY (sizeof registry / sizeof registry[0])
