@@ -153,6 +153,10 @@ static kind_case kind_cases(size_t i, int *more)
         {"lstm", {"hidden", "3", "sequences", "false", NULL}, 2},
         {"gru", {"hidden", "3", NULL}, 2},
         {"global_avgpool", {NULL}, 1},
+        {"layernorm", {NULL}, 2},
+        {"gelu", {NULL}, 0},
+        {"position_embedding", {NULL}, 2},
+        {"attention", {"heads", "1", NULL}, 2},
     };
     size_t n = sizeof t / sizeof t[0];
     kind_case c = {NULL, {NULL}, {0, {0}}, 0};
