@@ -10,6 +10,7 @@
  * little-endian.
  */
 #include "io/ckpt.h"
+#include "io/file.h"
 
 #include <errno.h>     /* errno, EINTR, EINVAL */
 #include <fcntl.h>     /* open, O_* */
@@ -801,19 +802,11 @@ int io_ckpt_read(const char *path, io_ckpt *c, nn_error *err)
     memset(c, 0, sizeof *c);
     nn_error local;
     if (!err) err = &local;
-    int fd = open_retry(path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open checkpoint: %s",
-                            path, strerror(errno));
-    struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0
-                                        : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-    if (e) {
-        close(fd);
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot read checkpoint: %s",
-                            path, strerror(e));
-    }
-    reader r = {fd, path, (uint64_t)st.st_size, 0, 0, 0, err};
+    int fd;
+    uint64_t size = 0; /* a FIFO or device is refused without blocking */
+    int rc0 = io_open_regular(path, "checkpoint", NN_EXIT_DATA, &fd, &size, err);
+    if (rc0) return rc0;
+    reader r = {fd, path, size, 0, 0, 0, err};
     uint64_t np = 0, ns = 0;
     int rc = read_header(&r, c, &np, &ns);
     if (rc == NN_OK) rc = read_payload(&r, c, np, ns);

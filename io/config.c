@@ -15,6 +15,7 @@
  * for a value that came from an override), code NN_EXIT_USAGE.
  */
 #include "io/config.h"
+#include "io/file.h"
 
 #include <errno.h>  /* errno, ERANGE */
 #include <float.h>  /* FLT_MAX */
@@ -1195,32 +1196,8 @@ nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
 
 int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
 {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot open: %s", path,
-                            strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = nn_xmalloc(cap);
-    for (;;) {
-        if (cap - n < 2) buf = nn_xrealloc(buf, cap *= 2);
-        size_t got = fread(buf + n, 1, cap - n - 1, f); /* 1 left for NUL */
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot read: %s", path,
-                            strerror(e));
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    return io_read_regular(path, "config", IO_CONFIG_MAX_BYTES, NN_EXIT_USAGE,
+                           out, len, err);
 }
 
 void io_config_free(io_config *cfg)

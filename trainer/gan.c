@@ -416,6 +416,7 @@ static void metrics_epoch(tr_session *s, const gan_stats *t, double sps)
 {
     FILE *f = s->metrics;
     if (!f) return;
+    int had_error = ferror(f);
     tr_gan *g = s->gan;
     fprintf(f, "{\"epoch\":%llu,\"step\":%llu",
             (unsigned long long)s->epoch + 1,
@@ -431,7 +432,7 @@ static void metrics_epoch(tr_session *s, const gan_stats *t, double sps)
     json_num(f, "samples_per_sec", sps);
     json_num(f, "elapsed", comm_wtime() - s->t0);
     fprintf(f, ",\"ranks\":%d}\n", s->size);
-    fflush(f);
+    tr_metrics_flush(s, had_error);
 }
 
 static void progress(tr_session *s, size_t k, size_t steps, const gan_stats *w,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "nn/check.h"
 #include "nn/fpu.h"
 #include "trainer/session.h"
@@ -50,7 +51,8 @@ static const char *usage =
     "            3 data or checkpoint error, 4 training diverged (NaN/Inf)\n";
 
 /* What each command needs on its command line. */
-enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4 };
+enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4,
+       WRITES_CHECKPOINTS = 8 };
 
 typedef struct tr_command {
     const char *name;
@@ -59,9 +61,9 @@ typedef struct tr_command {
 } tr_command;
 
 static const tr_command commands[] = {
-    {"train", NEEDS_CONFIG, tr_cmd_train},
+    {"train", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_train},
     {"eval", NEEDS_CONFIG | NEEDS_CHECKPOINT, tr_cmd_eval},
-    {"lstsq", NEEDS_CONFIG, tr_cmd_lstsq},
+    {"lstsq", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_lstsq},
     {"predict", NEEDS_CHECKPOINT | NEEDS_INPUT, tr_cmd_predict},
     {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
 };
@@ -220,17 +222,57 @@ static int set_fpu(comm_ctx *c)
     return comm_agree(c, !flushing, &first_bad) == 0;
 }
 
-static int run(tr_session *s)
+/* Collective. A command that writes checkpoints claims checkpoint.dir
+ * for this job on rank 0 (io/file.h): an exclusive lock held until the
+ * process ends (a second job on the same directory stops here, told the
+ * holder's host and pid), then the temporaries of dead writers are
+ * removed and what --resume auto would read is checked. */
+static int claim_checkpoint_dir(tr_session *s, int *lock_fd)
+{
+    const char *dir = s->cfg.ckpt.dir;
+    int st = 0;
+    if (s->rank == 0 && dir) {
+        size_t removed = 0;
+        st = io_dir_lock(dir, lock_fd, &s->err);
+        if (!st) st = io_remove_stale_temps(dir, &removed, &s->err);
+        if (!st && removed)
+            tr_say(s, "%s: removed %zu temporary file%s of writers that "
+                      "died\n", dir, removed, removed == 1 ? "" : "s");
+        if (!st && s->opt->resume && !strcmp(s->opt->resume, "auto"))
+            st = io_check_resume_dir(dir, "last.ckpt", &s->err);
+    }
+    return tr_agree(s, st);
+}
+
+/* Rank 0's metrics file, if any: a write that failed during the run, or
+ * a failing close, makes the run's exit 3 (its records are incomplete). */
+static int close_metrics(tr_session *s, int st)
+{
+    if (!s->metrics) return st;
+    int bad = ferror(s->metrics);
+    bad |= fclose(s->metrics) != 0;
+    s->metrics = NULL;
+    if (!bad) return st;
+    fprintf(stderr, "axon: error: %s: the metrics file could not be written "
+                    "completely; check the disk and the path in "
+                    "logging.metrics\n", s->cfg.log.metrics);
+    return st ? st : NN_EXIT_DATA;
+}
+
+static int run(tr_session *s, int *lock_fd)
 {
     const tr_command *c = find_command(s->opt->command);
     int st;
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
+        if ((c->needs & WRITES_CHECKPOINTS) &&
+            (st = claim_checkpoint_dir(s, lock_fd)))
+            return st;
         if ((st = tr_load_data(s))) return st;
         if ((st = tr_check_agreement(s))) return st;
         if ((st = tr_build_model(s))) return st;
     }
-    return c->run(s);
+    return close_metrics(s, c->run(s));
 }
 
 int main(int argc, char **argv)
@@ -273,8 +315,10 @@ int main(int argc, char **argv)
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
            comm_local_size(c), threads, threads == 1 ? "" : "s",
            flushing ? "flushed to zero" : "kept");
-    st = run(&s);
+    int lock_fd = -1;
+    st = run(&s, &lock_fd);
     tr_session_free(&s);
+    io_dir_unlock(lock_fd);
     comm_finalize(c);
     return st;
 }

@@ -78,10 +78,20 @@ static void semisup_fields(FILE *f, const tr_stats *t)
             t->pseudo_count, t->unlabelled);
 }
 
+void tr_metrics_flush(tr_session *s, int had_error)
+{
+    if (fflush(s->metrics) == 0 && !ferror(s->metrics)) return;
+    if (!had_error)
+        fprintf(stderr, "axon: warning: %s: cannot write metrics: %s; "
+                        "training goes on, the run will exit 3\n",
+                s->cfg.log.metrics, strerror(errno));
+}
+
 void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r)
 {
     FILE *f = s->metrics;
     if (!f) return;
+    int had_error = ferror(f);
     fprintf(f, "{\"epoch\":%llu,\"step\":%llu", (unsigned long long)r->epoch,
             (unsigned long long)r->step);
     json_num(f, "lr", r->lr);
@@ -98,19 +108,20 @@ void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r)
     json_num(f, "samples_per_sec", r->samples_per_sec);
     json_num(f, "elapsed", r->elapsed);
     fprintf(f, ",\"ranks\":%d}\n", s->size);
-    fflush(f);
+    tr_metrics_flush(s, had_error);
 }
 
 void tr_metrics_final(tr_session *s, const char *split, const tr_stats *t)
 {
     FILE *f = s->metrics;
     if (!f) return;
+    int had_error = ferror(f);
     fprintf(f, "{\"final\":true,\"split\":\"%s\",\"step\":%llu", split,
             (unsigned long long)s->global_step);
     json_num(f, "loss", tr_mean_loss(t));
     if (s->loss->classifier) json_num(f, "accuracy", tr_accuracy(s, t));
     fprintf(f, ",\"samples\":%.0f}\n", t->count);
-    fflush(f);
+    tr_metrics_flush(s, had_error);
 }
 
 static void fmt_duration(double sec, char *buf, size_t cap)

@@ -18,6 +18,11 @@ typedef struct tr_epoch_report {
  * resuming, truncates otherwise. */
 int tr_metrics_open(tr_session *s, int append);
 void tr_metrics_epoch(tr_session *s, const tr_epoch_report *r);
+/* After writing a record to s->metrics: flush it, and warn (once: the
+ * stream's error flag stays set, `had_error` is its value before the
+ * record) when the write failed. main turns a failed metrics file into
+ * exit 3 at the end of the run. */
+void tr_metrics_flush(tr_session *s, int had_error);
 void tr_metrics_final(tr_session *s, const char *split, const tr_stats *t);
 
 /* "epoch 1/10 step 200/844 loss 0.5123 acc 81.20% 41,234 samples/s ETA 1m23s" */

@@ -568,6 +568,13 @@ static void test_yaml_errors(void)
                  "only one YAML document");
     EXPECT_ERROR(edit(5, "loss: &l mse\n"), "test.yaml:5:", "anchors");
     EXPECT_ERROR(edit(5, "loss: !!str mse\n"), "test.yaml:5:", "tags");
+    /* a \0 escape must not cut a key or a string short */
+    EXPECT_ERROR(edit(13, "  \"lr\\0junk\": 0.1\n"), "test.yaml:13:",
+                 "NUL character");
+    EXPECT_ERROR(edit(5, "loss: \"mse\\0junk\"\n"), "test.yaml:5:",
+                 "NUL character");
+    EXPECT_ERROR(edit(8, "  train: \"a.idx\\x00b\"\n"), "test.yaml:8:",
+                 "NUL character");
 }
 
 static void test_empty_and_not_a_map(void)
