@@ -149,6 +149,9 @@ static const key_def defs[] = {
      0, "0", NULL},
     {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, MAX_BATCH, 0, "1", NULL},
     {"training.clip_norm", T_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
+    /* a stalled rank: see comm_set_timeout (comm/comm.h) */
+    {"training.collective_timeout", T_DBL, OFF(train.collective_timeout), 0,
+     1e6, 0, "300", NULL},
     {"training.pseudo_label_threshold", T_DBL, OFF(train.pseudo_label_threshold),
      0, 1, F_HI_OPEN, "0", NULL},
     {"training.pseudo_label_weight", T_DBL, OFF(train.pseudo_label_weight), 0,

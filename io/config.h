@@ -73,6 +73,9 @@ typedef struct io_train_cfg {
     size_t accumulate;         /* micro-batches per update, >= 1, default 1;
                                   batch_size stays the whole update's batch */
     double clip_norm;          /* clip the global gradient norm, 0 = off */
+    /* Seconds a rank may wait in one collective before the job ends with
+     * exit 5 (a stalled rank); 0 = never (comm_set_timeout). */
+    double collective_timeout;
     /* Semi-supervised (trainer/semisup.c): an unlabelled row whose largest
      * softmax probability reaches the threshold takes its argmax as its
      * label, its loss term weighted by the weight. Threshold 0 = off. */

@@ -358,6 +358,7 @@ static int gan_step(tr_session *s, size_t step, gan_stats *st)
 {
     tr_gan *g = s->gan;
     size_t global = 0;
+    comm_set_step(s->comm, s->global_step + 1); /* for timeouts */
     size_t n = io_shard_batch(&s->shard, s->cfg.train.batch_size, step,
                               g->local, g->ids, &global);
     for (size_t k = 0; k < n; k++)

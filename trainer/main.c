@@ -48,7 +48,9 @@ static const char *usage =
     "  -h, --help       this text;  --version  the version\n"
     "\n"
     "exit codes: 0 ok, 1 other error, 2 usage or config error,\n"
-    "            3 data or checkpoint error, 4 training diverged (NaN/Inf)\n";
+    "            3 data or checkpoint error, 4 training diverged (NaN/Inf),\n"
+    "            5 a rank stalled (a collective waited longer than\n"
+    "              training.collective_timeout)\n";
 
 /* What each command needs on its command line. */
 enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4,
@@ -263,8 +265,12 @@ static int run(tr_session *s, int *lock_fd)
 {
     const tr_command *c = find_command(s->opt->command);
     int st;
+    /* predict and sample run on rank 0 alone while the others wait for
+     * its result: no collective timeout there */
+    if (!(c->needs & NEEDS_CONFIG)) comm_set_timeout(s->comm, 0);
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
+        comm_set_timeout(s->comm, s->cfg.train.collective_timeout);
         if ((c->needs & WRITES_CHECKPOINTS) &&
             (st = claim_checkpoint_dir(s, lock_fd)))
             return st;

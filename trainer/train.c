@@ -293,6 +293,7 @@ static int run_epochs(tr_session *s)
         size_t first = s->step_in_epoch;
         for (size_t k = first; k < steps; k++) {
             tr_stats one = {0};
+            comm_set_step(s->comm, s->global_step + 1); /* for timeouts */
             st = train_step(s, k, &one);
             if (st == NN_EXIT_DIVERGED) break; /* decided collectively */
             if (st == TR_STOP) {
