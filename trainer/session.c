@@ -271,7 +271,9 @@ int tr_build_model(tr_session *s)
         if (!st && s->have_val) st = check_labels(s, &s->val);
         if (!st) st = check_tokens(s);
     }
-    if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
+    /* name the config once: layer errors already start with it */
+    if (st && strncmp(s->err.msg, s->opt->config, strlen(s->opt->config)))
+        nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
     /* Initialise on rank 0 and broadcast: one source of truth. */
     if (s->rank == 0) nn_model_init(s->model, s->cfg.train.seed);

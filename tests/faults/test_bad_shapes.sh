@@ -99,3 +99,10 @@ for key in training.batch_size training.accumulate training.epochs training.max_
   expect_exit 2 "$key" 1 train configs/linreg.yaml "${q[@]}" "${lin[@]}" --set $key=18446744073709551615
 done
 expect_exit 2 "training.batch_size.*16777216" 1 train configs/linreg.yaml "${q[@]}" --set training.batch_size=16777217
+# messages say what the user did, once, and what to do instead
+out="$(axon_np 1 train configs/linreg.yaml --quiet --set model.layers.0.units=0 2>&1)" || true
+grep -q "error: configs/linreg.yaml:[0-9]*: layer 'dense_1' (dense): units: 0" <<<"$out" || { echo "$out"; fail "layer error"; }
+grep -q "configs/linreg.yaml: configs/linreg.yaml" <<<"$out" && fail "config path printed twice: $out"
+ok "a layer error names the config once"
+expect_exit 2 "the run has 3 optimizer steps .* the warmup takes 10, .* train more epochs or shorten the warmup" 1 \
+  train configs/linreg.yaml --quiet --set training.schedule=cosine --set training.warmup_steps=10 --set training.epochs=3
