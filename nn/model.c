@@ -9,6 +9,7 @@
  * in nn/model_graph.c and the shared scratch.
  */
 #include "nn/model.h"
+#include "nn/memplan.h"
 
 #include <stdlib.h> /* free */
 #include <string.h> /* memset, strcmp, strstr */
@@ -112,6 +113,10 @@ int nn_model_create(nn_model **out, const nn_spec *specs, size_t n_specs,
     if (rc == 0) rc = nn_graph_check_used(m, copies, err);
     for (size_t i = 0; i < n_specs; i++) nn_spec_free(&copies[i]);
     free(copies);
+    /* refuse parameters that cannot fit before allocating them */
+    if (rc == 0)
+        rc = nn_mem_check_params(m->layers, m->n_layers, nn_mem_physical(),
+                                 err);
     if (rc) goto fail;
     plan_arenas(m);
     nn_graph_plan(m);

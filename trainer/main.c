@@ -12,6 +12,7 @@
 
 #include "io/file.h"
 #include "nn/check.h"
+#include "nn/memplan.h"
 #include "nn/fpu.h"
 #include "trainer/session.h"
 
@@ -261,6 +262,26 @@ static int close_metrics(tr_session *s, int st)
     return st ? st : NN_EXIT_DATA;
 }
 
+/* Collective: refuse a run whose model cannot fit the machine for one
+ * pass of the configured batch (nn/memplan.h), naming what is large,
+ * before anything that size is allocated. */
+static int check_memory(tr_session *s)
+{
+    if (!s->model) return 0; /* a GAN sizes its two networks itself */
+    size_t rows = tr_pass_rows(s, io_shard_max_rows(&s->shard,
+                                                    s->cfg.train.batch_size));
+    if (rows < 64) rows = 64; /* tr_reserve's minimum */
+    nn_mem_plan plan;
+    nn_mem_plan_model(s->model, rows, s->optim ? s->optim->n_slots : 0, &plan);
+    int st = nn_mem_check(&plan, (size_t)comm_local_size(s->comm),
+                          nn_mem_physical(),
+                          "lower training.batch_size, raise "
+                          "training.accumulate, or shrink that layer",
+                          &s->err);
+    if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
+    return tr_agree(s, st);
+}
+
 static int run(tr_session *s, int *lock_fd)
 {
     const tr_command *c = find_command(s->opt->command);
@@ -277,6 +298,7 @@ static int run(tr_session *s, int *lock_fd)
         if ((st = tr_load_data(s))) return st;
         if ((st = tr_check_agreement(s))) return st;
         if ((st = tr_build_model(s))) return st;
+        if ((st = check_memory(s))) return st;
     }
     return close_metrics(s, c->run(s));
 }
