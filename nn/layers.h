@@ -33,5 +33,6 @@ extern const nn_layer_ops nn_attention_ops; /* nn/attention.c */
 extern const nn_layer_ops nn_add_ops;       /* nn/join.c */
 extern const nn_layer_ops nn_concat_ops;    /* nn/join.c */
 extern const nn_layer_ops nn_global_avgpool_ops; /* nn/global_avgpool.c */
+extern const nn_layer_ops nn_upsample_ops;  /* nn/upsample.c */
 
 #endif

@@ -32,6 +32,7 @@ static const nn_layer_ops *const registry[] = {
     &nn_add_ops,
     &nn_concat_ops,
     &nn_global_avgpool_ops,
+    &nn_upsample_ops,
 };
 
 #define N_REGISTRY (sizeof registry / sizeof registry[0])

@@ -157,6 +157,8 @@ static kind_case kind_cases(size_t i, int *more)
         {"gelu", {NULL}, 0},
         {"position_embedding", {NULL}, 2},
         {"attention", {"heads", "1", NULL}, 2},
+        {"upsample", {NULL}, 1},
+        {"upsample", {"scale", "3", NULL}, 1},
     };
     size_t n = sizeof t / sizeof t[0];
     kind_case c = {NULL, {NULL}, {0, {0}}, 0};
