@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>    /* getpid */
 
 /* A node-shared arena: one MPI-3 shared-memory window, locked for the
  * whole run (passive target, MPI_MODE_NOCHECK), in which every rank owns a
@@ -36,7 +37,28 @@ struct comm_ctx {
     comm_shared shared[COMM_MAX_SHARED]; /* from comm_alloc_shared */
     size_t n_shared;
     comm_shared ctl; /* rank 0's segment: the shm_barrier (count 0: none) */
+    /* stalled ranks (see comm.h) */
+    double timeout;       /* seconds, 0 = none */
+    uint64_t step;        /* comm_set_step */
+    uint64_t seq;         /* collectives this rank has entered */
+    int debug;            /* AXON_DEBUG_COLLECTIVES: fingerprints */
+    const char *req_site[COMM_MAX_REQUESTS];
+    comm_shared board;    /* per local rank: BOARD_WORDS words (count 0: none) */
 };
+
+/* The arrival board: each rank of a node publishes, in node-shared memory,
+ * how many collectives it has entered, which one, at which step, and its
+ * world rank; a rank that times out reads its neighbours' entries (plain
+ * loads: a stopped rank cannot block them) to name those behind it. */
+enum { B_SEQ, B_OP, B_STEP, B_RANK, BOARD_WORDS };
+
+typedef enum {
+    OP_ALLREDUCE, OP_IALLREDUCE, OP_BCAST, OP_GATHER, OP_GATHERV, OP_BARRIER,
+    OP_SHM_SUM, OP_FINGERPRINT
+} comm_op;
+static const char *const op_names[] = {
+    "allreduce", "iallreduce", "bcast", "gather", "gatherv", "barrier",
+    "shared-memory sum", "fingerprint exchange"};
 
 /* Largest element count handed to one MPI call (MPI counts are int). */
 #define COMM_CHUNK ((size_t)1 << 30)
@@ -50,6 +72,223 @@ static int count_nodes(comm_ctx *c, MPI_Comm node)
         MPI_SUCCESS)
         return -1;
     return nodes;
+}
+
+/* ---- waiting: backoff, timeout, arrival board, fingerprints ---------- */
+
+/* The board's words of local rank j. */
+static volatile uint64_t *board_at(const comm_ctx *c, int j)
+{
+    return (volatile uint64_t *)c->board.peer[j];
+}
+
+/* Collective over the node at start-up; without it (any failure) the
+ * timeout message cannot name the ranks behind. */
+static void board_create(comm_ctx *c)
+{
+    comm_shared *b = &c->board;
+    float *base = NULL;
+    MPI_Aint bytes = BOARD_WORDS * sizeof(uint64_t);
+    if (MPI_Win_allocate_shared(bytes, sizeof(uint64_t), MPI_INFO_NULL,
+                                c->node, &base, &b->win) != MPI_SUCCESS)
+        return;
+    b->peer = calloc((size_t)c->local_size, sizeof *b->peer);
+    int ok = b->peer != NULL;
+    for (int j = 0; ok && j < c->local_size; j++) {
+        MPI_Aint sz;
+        int disp;
+        ok = MPI_Win_shared_query(b->win, j, &sz, &disp, &b->peer[j]) ==
+             MPI_SUCCESS;
+    }
+    ok = ok && MPI_Win_lock_all(MPI_MODE_NOCHECK, b->win) == MPI_SUCCESS;
+    if (!ok) {
+        free(b->peer);
+        MPI_Win_free(&b->win);
+        *b = (comm_shared){0};
+        return;
+    }
+    volatile uint64_t *me = (volatile uint64_t *)base;
+    me[B_SEQ] = 0;
+    me[B_OP] = 0;
+    me[B_STEP] = 0;
+    me[B_RANK] = (uint64_t)c->rank;
+    b->base = base;
+    b->count = BOARD_WORDS; /* marks it present; freed by free_shared */
+}
+
+void comm_set_timeout(comm_ctx *c, double seconds)
+{
+    c->timeout = seconds > 0 ? seconds : 0;
+}
+
+void comm_set_step(comm_ctx *c, uint64_t step) { c->step = step; }
+
+/* "1, 3" (world ranks of this node behind this one) into buf. */
+static void ranks_behind(const comm_ctx *c, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    if (!c->board.count) {
+        snprintf(buf, cap, "not known (no shared board)");
+        return;
+    }
+    for (int j = 0; j < c->local_size && n + 24 < cap; j++) {
+        volatile uint64_t *e = board_at(c, j);
+        if (j == c->local_rank || e[B_SEQ] >= c->seq) continue;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%llu (in collective %llu, "
+                              "step %llu)", n ? ", " : "",
+                              (unsigned long long)e[B_RANK],
+                              (unsigned long long)e[B_SEQ],
+                              (unsigned long long)e[B_STEP]);
+    }
+    if (c->nodes > 1)
+        snprintf(buf + n, cap - n, "%son other nodes: not known",
+                 n ? "; " : "");
+    else if (n == 0)
+        snprintf(buf, cap, "none on this node (all arrived: the collective "
+                           "itself is stuck)");
+}
+
+/* Time since the wait began, the current backoff interval, whether the
+ * half-time warning was printed. */
+typedef struct waiter {
+    double t0;
+    long nap_ns;
+    int warned;
+    comm_op op;
+    const char *site;
+} waiter;
+
+static waiter wait_begin(comm_op op, const char *site)
+{
+    return (waiter){comm_wtime(), 50000, 0, op, site};
+}
+
+static void describe(const comm_ctx *c, const waiter *w, double waited,
+                     const char *what)
+{
+    char behind[1024];
+    ranks_behind(c, behind, sizeof behind);
+    fprintf(stderr, "axon: %s[rank %d] waited %.0f s in %s (collective %llu, "
+                    "%s) at step %llu; ranks not arrived: %s\n",
+            what, c->rank, waited, op_names[w->op],
+            (unsigned long long)c->seq, w->site,
+            (unsigned long long)c->step, behind);
+}
+
+/* After a check that found the collective unfinished: warn at half the
+ * timeout, end the job at the timeout, else pause (spin, yield, sleep). */
+static void wait_pause(comm_ctx *c, waiter *w)
+{
+    double waited = comm_wtime() - w->t0;
+    if (c->timeout > 0 && !w->warned && waited >= c->timeout / 2) {
+        w->warned = 1;
+        describe(c, w, waited, "warning: ");
+        fprintf(stderr, "axon: [rank %d] the job ends if the wait reaches "
+                        "%g s (training.collective_timeout)\n",
+                c->rank, c->timeout);
+        fflush(stderr);
+    }
+    if (c->timeout > 0 && waited >= c->timeout) {
+        describe(c, w, waited, "error: collective timeout: ");
+        fprintf(stderr, "axon: [rank %d] a rank stalled or died; ending the "
+                        "job (exit %d). Raise training.collective_timeout "
+                        "(0 = off) if a step legitimately takes longer\n",
+                c->rank, COMM_EXIT_TIMEOUT);
+        fflush(stderr);
+        MPI_Abort(c->world, COMM_EXIT_TIMEOUT);
+        _exit(COMM_EXIT_TIMEOUT); /* not reached */
+    }
+    if (waited < COMM_SPIN_US * 1e-6) return;
+    if (waited < COMM_YIELD_US * 1e-6) {
+        sched_yield();
+        return;
+    }
+    struct timespec ts = {0, w->nap_ns};
+    nanosleep(&ts, NULL);
+    if (w->nap_ns < COMM_NAP_MAX_US * 1000L) w->nap_ns *= 2;
+    if (w->nap_ns > COMM_NAP_MAX_US * 1000L) w->nap_ns = COMM_NAP_MAX_US * 1000L;
+}
+
+/* Wait for *r by polling (see comm.h); 0 or 1 on an MPI error. */
+static int wait_req(comm_ctx *c, MPI_Request *r, comm_op op, const char *site)
+{
+    int flag = 0;
+    if (MPI_Test(r, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 1;
+    if (flag) return 0;
+    waiter w = wait_begin(op, site);
+    for (;;) {
+        wait_pause(c, &w);
+        if (MPI_Test(r, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS) return 1;
+        if (flag) return 0;
+    }
+}
+
+/* A fingerprint: what a rank is about to do. Fixed size, so all ranks'
+ * fit one allgather. */
+typedef struct fingerprint {
+    uint64_t op, count, seq;
+    char site[104];
+} fingerprint;
+
+static void fp_str(const fingerprint *f, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s of %llu elements at %.*s (collective %llu)",
+             f->op < sizeof op_names / sizeof *op_names ? op_names[f->op]
+                                                        : "?",
+             (unsigned long long)f->count, (int)sizeof f->site, f->site,
+             (unsigned long long)f->seq);
+}
+
+/* AXON_DEBUG_COLLECTIVES: agree on (op, count, site) before the real
+ * collective. A mismatch ends the job naming both sides. */
+static void fingerprint_check(comm_ctx *c, comm_op op, size_t count,
+                              const char *site)
+{
+    fingerprint mine;
+    memset(&mine, 0, sizeof mine);
+    mine.op = (uint64_t)op;
+    mine.count = (uint64_t)count;
+    mine.seq = c->seq;
+    snprintf(mine.site, sizeof mine.site, "%s", site);
+    fingerprint *all = calloc((size_t)c->size, sizeof *all);
+    MPI_Request r;
+    if (!all || MPI_Iallgather(&mine, (int)sizeof mine, MPI_BYTE, all,
+                               (int)sizeof mine, MPI_BYTE, c->world,
+                               &r) != MPI_SUCCESS ||
+        wait_req(c, &r, OP_FINGERPRINT, site)) {
+        free(all);
+        comm_abort(c, 1, "fingerprint exchange failed at %s", site);
+    }
+    for (int j = 1; j < c->size; j++) {
+        /* the site differs by call, op and count by data; all must match */
+        if (all[j].op == all[0].op && all[j].count == all[0].count &&
+            !strncmp(all[j].site, all[0].site, sizeof all[0].site))
+            continue;
+        char a[192], b[192];
+        fp_str(&all[0], a, sizeof a);
+        fp_str(&all[j], b, sizeof b);
+        free(all);
+        if (c->rank == 0 || c->rank == j)
+            comm_abort(c, 1, "collective mismatch (AXON_DEBUG_COLLECTIVES): "
+                             "rank 0 calls %s; rank %d calls %s", a, j, b);
+        MPI_Abort(c->world, 1);
+    }
+    free(all);
+}
+
+/* Every collective starts here: count it, publish it on the board, and
+ * (debug) check that every rank is in the same one. */
+static void enter(comm_ctx *c, comm_op op, size_t count, const char *site)
+{
+    c->seq++;
+    if (c->board.count) {
+        volatile uint64_t *me = (volatile uint64_t *)c->board.base;
+        me[B_OP] = (uint64_t)op;
+        me[B_STEP] = c->step;
+        me[B_SEQ] = c->seq;
+    }
+    if (c->debug) fingerprint_check(c, op, count, site);
 }
 
 comm_ctx *comm_init(int *argc, char ***argv)
@@ -84,6 +323,10 @@ comm_ctx *comm_init(int *argc, char ***argv)
         free(c);
         return NULL;
     }
+    c->timeout = COMM_DEFAULT_TIMEOUT;
+    const char *dbg = getenv("AXON_DEBUG_COLLECTIVES");
+    c->debug = dbg && *dbg && strcmp(dbg, "0") != 0;
+    board_create(c);
     return c;
 }
 
@@ -100,6 +343,7 @@ void comm_finalize(comm_ctx *c)
 {
     for (size_t i = 0; i < c->n_shared; i++) free_shared(&c->shared[i]);
     free_shared(&c->ctl);
+    free_shared(&c->board);
     MPI_Comm_free(&c->node);
     MPI_Finalize();
     free(c);
@@ -115,13 +359,16 @@ const char *comm_host(const comm_ctx *c) { return c->host; }
 /* In-place allreduce of `count` elements of `type` (elem bytes each) in
  * chunks that fit MPI's int counts. */
 static int allreduce(comm_ctx *c, void *buf, size_t count, size_t elem,
-                     MPI_Datatype type, MPI_Op op)
+                     MPI_Datatype type, MPI_Op op, const char *site)
 {
     char *p = buf;
+    enter(c, OP_ALLREDUCE, count, site);
     while (count > 0) {
         size_t n = count < COMM_CHUNK ? count : COMM_CHUNK;
-        if (MPI_Allreduce(MPI_IN_PLACE, p, (int)n, type, op, c->world) !=
-            MPI_SUCCESS)
+        MPI_Request r;
+        if (MPI_Iallreduce(MPI_IN_PLACE, p, (int)n, type, op, c->world,
+                           &r) != MPI_SUCCESS ||
+            wait_req(c, &r, OP_ALLREDUCE, site))
             return 1;
         p += n * elem;
         count -= n;
@@ -135,11 +382,6 @@ static int allreduce(comm_ctx *c, void *buf, size_t count, size_t elem,
  * MPI_Barrier where atomics are not lock-free), then MPI_Win_sync, so
  * every store before the barrier is visible to every load after it. */
 
-/* Waits that spin this long, then yield the core at every check: a rank
- * sharing its core (other jobs, more ranks than cores) lets the rank it
- * waits for run instead of burning the time slice. */
-#define SHM_SPINS 4000u
-
 /* A barrier of the node's ranks on two counters in shared memory
  * (generation counting: the last to arrive resets `count` and bumps
  * `gen`; the others wait for `gen` to move). Sequentially consistent
@@ -149,7 +391,7 @@ typedef struct shm_barrier {
     atomic_uint gen;
 } shm_barrier;
 
-static void shm_barrier_wait(comm_ctx *c)
+static void shm_barrier_wait(comm_ctx *c, const char *site)
 {
     shm_barrier *b = (shm_barrier *)c->ctl.peer[0];
     unsigned gen = atomic_load(&b->gen);
@@ -158,17 +400,22 @@ static void shm_barrier_wait(comm_ctx *c)
         atomic_fetch_add(&b->gen, 1u);
         return;
     }
-    for (unsigned spins = 0; atomic_load(&b->gen) == gen; spins++)
-        if (spins >= SHM_SPINS) sched_yield();
+    if (atomic_load(&b->gen) != gen) return;
+    waiter w = wait_begin(OP_SHM_SUM, site);
+    while (atomic_load(&b->gen) == gen) wait_pause(c, &w);
 }
 
-static int shm_sync(comm_ctx *c, MPI_Win win)
+static int shm_sync(comm_ctx *c, MPI_Win win, const char *site)
 {
     if (MPI_Win_sync(win) != MPI_SUCCESS) return 1;
-    if (c->ctl.count)
-        shm_barrier_wait(c);
-    else if (MPI_Barrier(c->node) != MPI_SUCCESS)
-        return 1;
+    if (c->ctl.count) {
+        shm_barrier_wait(c, site);
+    } else {
+        MPI_Request r;
+        if (MPI_Ibarrier(c->node, &r) != MPI_SUCCESS ||
+            wait_req(c, &r, OP_SHM_SUM, site))
+            return 1;
+    }
     return MPI_Win_sync(win) != MPI_SUCCESS;
 }
 
@@ -299,38 +546,43 @@ static void my_slice(const comm_ctx *c, int r, size_t n, size_t *lo, size_t *hi)
  * writes it into every rank's arena; after the second, all hold the sum.
  * Each rank reads n and writes n floats: no copies, no messages. */
 static int shm_sum_inplace(comm_ctx *c, const comm_shared *s, size_t off,
-                           size_t n)
+                           size_t n, const char *site)
 {
     float *at[c->size];
     for (int j = 0; j < c->size; j++) at[j] = s->peer[j] + off;
     size_t lo, hi;
     my_slice(c, c->rank, n, &lo, &hi);
-    if (shm_sync(c, s->win)) return 1;
+    enter(c, OP_SHM_SUM, n, site);
+    if (shm_sync(c, s->win, site)) return 1;
     reduce_range(at, c->size, at, c->size, lo, hi);
-    return shm_sync(c, s->win);
+    return shm_sync(c, s->win, site);
 }
 
-int comm_allreduce_sum(comm_ctx *c, float *buf, size_t count)
+int comm_allreduce_sum_at(comm_ctx *c, float *buf, size_t count,
+                          const char *site)
 {
     if (c->size == 1 || count == 0) return 0;
     const comm_shared *s = find_shared(c, buf, count);
-    if (s) return shm_sum_inplace(c, s, (size_t)(buf - s->base), count);
-    return allreduce(c, buf, count, sizeof *buf, MPI_FLOAT, MPI_SUM);
+    if (s) return shm_sum_inplace(c, s, (size_t)(buf - s->base), count, site);
+    return allreduce(c, buf, count, sizeof *buf, MPI_FLOAT, MPI_SUM, site);
 }
 
-int comm_allreduce_sum_d(comm_ctx *c, double *buf, size_t count)
+int comm_allreduce_sum_d_at(comm_ctx *c, double *buf, size_t count,
+                            const char *site)
 {
     if (c->size == 1) return 0;
-    return allreduce(c, buf, count, sizeof *buf, MPI_DOUBLE, MPI_SUM);
+    return allreduce(c, buf, count, sizeof *buf, MPI_DOUBLE, MPI_SUM, site);
 }
 
-int comm_allreduce_max_i64(comm_ctx *c, int64_t *buf, size_t count)
+int comm_allreduce_max_i64_at(comm_ctx *c, int64_t *buf, size_t count,
+                              const char *site)
 {
     if (c->size == 1) return 0;
-    return allreduce(c, buf, count, sizeof *buf, MPI_INT64_T, MPI_MAX);
+    return allreduce(c, buf, count, sizeof *buf, MPI_INT64_T, MPI_MAX, site);
 }
 
-int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req)
+int comm_iallreduce_sum_at(comm_ctx *c, float *buf, size_t count, int *req,
+                           const char *site)
 {
     *req = -1;
     if (c->size == 1) return 0;
@@ -338,9 +590,11 @@ int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req)
     int slot = 0;
     while (slot < COMM_MAX_REQUESTS && c->req[slot] != MPI_REQUEST_NULL) slot++;
     if (slot == COMM_MAX_REQUESTS) return 1;
+    enter(c, OP_IALLREDUCE, count, site);
     if (MPI_Iallreduce(MPI_IN_PLACE, buf, (int)count, MPI_FLOAT, MPI_SUM,
                        c->world, &c->req[slot]) != MPI_SUCCESS)
         return 1;
+    c->req_site[slot] = site;
     *req = slot;
     return 0;
 }
@@ -362,16 +616,21 @@ int comm_wait(comm_ctx *c, int req)
 {
     if (req < 0) return 0;
     if (req >= COMM_MAX_REQUESTS) return 1;
-    return MPI_Wait(&c->req[req], MPI_STATUS_IGNORE) != MPI_SUCCESS;
+    return wait_req(c, &c->req[req], OP_IALLREDUCE, c->req_site[req]);
 }
 
-int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root)
+int comm_bcast_bytes_at(comm_ctx *c, void *buf, size_t bytes, int root,
+                        const char *site)
 {
     if (c->size == 1) return 0;
     char *p = buf;
+    enter(c, OP_BCAST, bytes, site);
     while (bytes > 0) {
         size_t n = bytes < COMM_CHUNK ? bytes : COMM_CHUNK;
-        if (MPI_Bcast(p, (int)n, MPI_BYTE, root, c->world) != MPI_SUCCESS)
+        MPI_Request r;
+        if (MPI_Ibcast(p, (int)n, MPI_BYTE, root, c->world, &r) !=
+                MPI_SUCCESS ||
+            wait_req(c, &r, OP_BCAST, site))
             return 1;
         p += n;
         bytes -= n;
@@ -379,20 +638,24 @@ int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root)
     return 0;
 }
 
-int comm_gather_bytes(comm_ctx *c, const void *send, size_t bytes, void *recv,
-                      int root)
+int comm_gather_bytes_at(comm_ctx *c, const void *send, size_t bytes,
+                         void *recv, int root, const char *site)
 {
     if (c->size == 1) {
         if (bytes) memmove(recv, send, bytes);
         return 0;
     }
     if (bytes > INT_MAX) return 1;
-    return MPI_Gather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
-                      root, c->world) != MPI_SUCCESS;
+    enter(c, OP_GATHER, bytes, site);
+    MPI_Request r;
+    return MPI_Igather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE,
+                       root, c->world, &r) != MPI_SUCCESS ||
+           wait_req(c, &r, OP_GATHER, site);
 }
 
-int comm_gatherv_bytes(comm_ctx *c, const void *send, size_t bytes,
-                       void *recv, const size_t *counts, int root)
+int comm_gatherv_bytes_at(comm_ctx *c, const void *send, size_t bytes,
+                          void *recv, const size_t *counts, int root,
+                          const char *site)
 {
     if (c->size == 1) {
         if (bytes) memmove(recv, send, bytes);
@@ -415,23 +678,32 @@ int comm_gatherv_bytes(comm_ctx *c, const void *send, size_t bytes,
             total += counts[r];
         }
     }
-    int rc = MPI_Gatherv(send, (int)bytes, MPI_BYTE, recv, n, displ, MPI_BYTE,
-                         root, c->world) != MPI_SUCCESS;
+    /* the fingerprint is the root's total or this rank's share: the
+     * count that must agree is only the number of ranks */
+    enter(c, OP_GATHERV, (size_t)c->size, site);
+    MPI_Request r;
+    int rc = MPI_Igatherv(send, (int)bytes, MPI_BYTE, recv, n, displ,
+                          MPI_BYTE, root, c->world, &r) != MPI_SUCCESS ||
+             wait_req(c, &r, OP_GATHERV, site);
     free(n);
     return rc;
 }
 
-int comm_barrier(comm_ctx *c)
+int comm_barrier_at(comm_ctx *c, const char *site)
 {
-    return MPI_Barrier(c->world) != MPI_SUCCESS;
+    if (c->size == 1) return 0;
+    enter(c, OP_BARRIER, 0, site);
+    MPI_Request r;
+    return MPI_Ibarrier(c->world, &r) != MPI_SUCCESS ||
+           wait_req(c, &r, OP_BARRIER, site);
 }
 
-int comm_agree(comm_ctx *c, int status, int *first_bad)
+int comm_agree_at(comm_ctx *c, int status, int *first_bad, const char *site)
 {
     /* One allreduce carries both answers: the worst status (MAX) and the
      * lowest failing rank (MAX of -rank). */
     int64_t v[2] = {status, status ? -(int64_t)c->rank : -(int64_t)INT_MAX};
-    if (comm_allreduce_max_i64(c, v, 2) != 0) {
+    if (comm_allreduce_max_i64_at(c, v, 2, site) != 0) {
         if (first_bad) *first_bad = -1;
         return 1;
     }

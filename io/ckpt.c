@@ -11,6 +11,7 @@
  * a version-3 file of the same run holds. Every integer is little-endian.
  */
 #include "io/ckpt.h"
+#include "io/file.h"
 
 #include <errno.h>     /* errno, EINTR, EINVAL */
 #include <fcntl.h>     /* open, O_* */
@@ -978,22 +979,11 @@ int io_ckpt_read(const char *path, io_ckpt *c, nn_error *err)
     memset(c, 0, sizeof *c);
     nn_error local;
     if (!err) err = &local;
-    int fd = open_retry(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
-    if (fd < 0)
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open checkpoint: %s",
-                            path, strerror(errno));
-    struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno : S_ISREG(st.st_mode) ? 0
-                                        : S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-    if (e) {
-        close(fd);
-        return nn_error_set(err, NN_EXIT_DATA,
-                            "%s: cannot read checkpoint: %s%s", path,
-                            strerror(e),
-                            e == EINVAL ? " (not a regular file)" : "");
-    }
-    reader r = {.fd = fd, .path = path, .size = (uint64_t)st.st_size,
-                .err = err};
+    int fd;
+    uint64_t size = 0; /* a FIFO or device is refused without blocking */
+    int rc0 = io_open_regular(path, "checkpoint", NN_EXIT_DATA, &fd, &size, err);
+    if (rc0) return rc0;
+    reader r = {.fd = fd, .path = path, .size = size, .err = err};
     uint64_t raw = 0;
     c->owned = 1; /* from here on, a failure frees and zeroes c */
     int rc = read_header(&r, c, &raw);

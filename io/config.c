@@ -15,6 +15,7 @@
  * for a value that came from an override), code NN_EXIT_USAGE.
  */
 #include "io/config.h"
+#include "io/file.h"
 
 #include <errno.h>  /* errno, ERANGE */
 #include <float.h>  /* FLT_MAX */
@@ -75,6 +76,12 @@ static const char *const target_names[] = {"labels", "input", NULL};
 
 #define OFF(member) offsetof(io_config, member)
 #define INF HUGE_VAL
+/* Upper bounds of the counts a user gives. A batch (and so micro-batch
+ * count, reference batch) of at most 2^24 rows; a step, epoch or row count
+ * of at most 10^12. Their product stays below 2^64 (2^24 * 10^12 < 1.7e19),
+ * so no count computed from two of them wraps. */
+#define MAX_BATCH 16777216.0
+#define MAX_COUNT 1e12
 
 static const key_def defs[] = {
     /* required unless a gan section names the networks (apply_layers) */
@@ -82,7 +89,7 @@ static const key_def defs[] = {
     /* fine-tuning: copy named layers' parameters from another checkpoint */
     {"model.init_from", T_STR, OFF(init_from), 0, 0, 0, NULL, NULL},
     {"model.init_layers", T_STR, OFF(init_layers), 0, 0, F_LIST, NULL, NULL},
-    {"model.unfreeze_epoch", T_SIZE, OFF(unfreeze_epoch), 0, INF, 0, "0", NULL},
+    {"model.unfreeze_epoch", T_SIZE, OFF(unfreeze_epoch), 0, MAX_COUNT, 0, "0", NULL},
     {"loss", T_ENUM, OFF(loss), 0, 0, F_REQ, NULL, loss_names},
     {"optimizer.type", T_OPTKIND, OFF(optim.kind), 0, 0, 0, "sgd", optim_names},
     {"optimizer.momentum", T_FLT, OFF(optim.momentum), 0, 1, F_HI_OPEN, "0", NULL},
@@ -105,43 +112,46 @@ static const key_def defs[] = {
     {"data.scale", T_DBL, OFF(data.scale), 0, INF, F_LO_OPEN,
      "0.00392156862745098039215686", NULL},
     {"data.target_column", T_LONG, OFF(data.target_column), -1, INF, 0, "-1", NULL},
-    {"data.targets", T_SIZE, OFF(data.targets), 1, INF, 0, "1", NULL},
-    {"data.skip_rows", T_SIZE, OFF(data.skip_rows), 0, INF, 0, "0", NULL},
+    {"data.targets", T_SIZE, OFF(data.targets), 1, 1048576, 0, "1", NULL},
+    {"data.skip_rows", T_SIZE, OFF(data.skip_rows), 0, MAX_COUNT, 0, "0", NULL},
     {"data.header", T_BOOL, OFF(data.header), 0, 0, 0, "true", NULL},
-    {"data.limit", T_SIZE, OFF(data.limit), 0, INF, 0, "0", NULL},
+    {"data.limit", T_SIZE, OFF(data.limit), 0, MAX_COUNT, 0, "0", NULL},
     {"data.val", T_STR, OFF(data.val), 0, 0, 0, NULL, NULL},
     {"data.val_labels", T_STR, OFF(data.val_labels), 0, 0, 0, NULL, NULL},
     /* learning without (all) labels: check_target, check_semisup */
     {"data.target", T_ENUM, OFF(data.target), 0, 0, 0, "labels", target_names},
-    {"data.labelled", T_SIZE, OFF(data.labelled), 0, INF, 0, "0", NULL},
+    {"data.labelled", T_SIZE, OFF(data.labelled), 0, MAX_COUNT, 0, "0", NULL},
     /* text: window length; required there, refused elsewhere (check_data) */
     {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
     /* text: stream order for truncated BPTT (check_text) */
     {"data.stream", T_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
-    {"training.epochs", T_SIZE, OFF(train.epochs), 1, INF, F_REQ, NULL, NULL},
-    {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, INF, F_REQ, NULL, NULL},
+    {"training.epochs", T_SIZE, OFF(train.epochs), 1, MAX_COUNT, F_REQ, NULL, NULL},
+    {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, MAX_BATCH, F_REQ, NULL, NULL},
     {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
     {"training.lr", T_DBL, OFF(train.lr), 0, INF, F_REQ | F_LO_OPEN, NULL, NULL},
-    {"training.max_steps", T_SIZE, OFF(train.max_steps), 0, INF, 0, "0", NULL},
+    {"training.max_steps", T_SIZE, OFF(train.max_steps), 0, MAX_COUNT, 0, "0", NULL},
     /* the schedule; which keys go with which schedule: check_schedule */
     {"training.schedule", T_SCHEDKIND, OFF(train.schedule), 0, 0, 0,
      "constant", sched_names},
-    {"training.warmup_steps", T_SIZE, OFF(train.warmup_steps), 0, INF, 0, "0", NULL},
-    {"training.warmup_epochs", T_SIZE, OFF(train.warmup_epochs), 0, INF, 0, "0", NULL},
+    {"training.warmup_steps", T_SIZE, OFF(train.warmup_steps), 0, MAX_COUNT, 0, "0", NULL},
+    {"training.warmup_epochs", T_SIZE, OFF(train.warmup_epochs), 0, MAX_COUNT, 0, "0", NULL},
     {"training.warmup_start_lr", T_DBL, OFF(train.warmup_start_lr), 0, INF, 0,
      "0", NULL},
-    {"training.step_size", T_SIZE, OFF(train.step_size), 1, INF, 0, NULL, NULL},
-    {"training.step_size_epochs", T_SIZE, OFF(train.step_size_epochs), 1, INF, 0,
+    {"training.step_size", T_SIZE, OFF(train.step_size), 1, MAX_COUNT, 0, NULL, NULL},
+    {"training.step_size_epochs", T_SIZE, OFF(train.step_size_epochs), 1, MAX_COUNT, 0,
      NULL, NULL},
     {"training.gamma", T_DBL, OFF(train.gamma), 0, 1, F_LO_OPEN, "0.1", NULL},
-    {"training.decay_steps", T_SIZE, OFF(train.decay_steps), 1, INF, 0, NULL, NULL},
-    {"training.decay_epochs", T_SIZE, OFF(train.decay_epochs), 1, INF, 0, NULL,
+    {"training.decay_steps", T_SIZE, OFF(train.decay_steps), 1, MAX_COUNT, 0, NULL, NULL},
+    {"training.decay_epochs", T_SIZE, OFF(train.decay_epochs), 1, MAX_COUNT, 0, NULL,
      NULL},
     {"training.min_lr", T_DBL, OFF(train.min_lr), 0, INF, 0, "0", NULL},
-    {"training.lr_reference_batch", T_SIZE, OFF(train.lr_reference_batch), 0, INF,
+    {"training.lr_reference_batch", T_SIZE, OFF(train.lr_reference_batch), 0, MAX_BATCH,
      0, "0", NULL},
-    {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, INF, 0, "1", NULL},
+    {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, MAX_BATCH, 0, "1", NULL},
     {"training.clip_norm", T_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
+    /* a stalled rank: see comm_set_timeout (comm/comm.h) */
+    {"training.collective_timeout", T_DBL, OFF(train.collective_timeout), 0,
+     1e6, 0, "300", NULL},
     {"training.pseudo_label_threshold", T_DBL, OFF(train.pseudo_label_threshold),
      0, 1, F_HI_OPEN, "0", NULL},
     {"training.pseudo_label_weight", T_DBL, OFF(train.pseudo_label_weight), 0,
@@ -151,17 +161,17 @@ static const key_def defs[] = {
      NULL},
     {"early_stopping.monitor", T_ENUM, OFF(early_stop.monitor), 0, 0, 0,
      "val_loss", monitor_names},
-    {"early_stopping.patience", T_SIZE, OFF(early_stop.patience), 1, INF, 0, "5",
+    {"early_stopping.patience", T_SIZE, OFF(early_stop.patience), 1, MAX_COUNT, 0, "5",
      NULL},
     {"early_stopping.min_delta", T_DBL, OFF(early_stop.min_delta), 0, INF, 0, "0",
      NULL},
     {"checkpoint.dir", T_STR, OFF(ckpt.dir), 0, 0, 0, NULL, NULL},
-    {"checkpoint.every_steps", T_SIZE, OFF(ckpt.every_steps), 0, INF, 0, "0", NULL},
-    {"checkpoint.every_epochs", T_SIZE, OFF(ckpt.every_epochs), 0, INF, 0, "1", NULL},
-    {"checkpoint.keep_last", T_SIZE, OFF(ckpt.keep_last), 0, INF, 0, "0", NULL},
+    {"checkpoint.every_steps", T_SIZE, OFF(ckpt.every_steps), 0, MAX_COUNT, 0, "0", NULL},
+    {"checkpoint.every_epochs", T_SIZE, OFF(ckpt.every_epochs), 0, MAX_COUNT, 0, "1", NULL},
+    {"checkpoint.keep_last", T_SIZE, OFF(ckpt.keep_last), 0, MAX_COUNT, 0, "0", NULL},
     {"checkpoint.stop_on_error", T_BOOL, OFF(ckpt.stop_on_error), 0, 0, 0, "false", NULL},
     {"logging.metrics", T_STR, OFF(log.metrics), 0, 0, 0, NULL, NULL},
-    {"logging.print_every", T_SIZE, OFF(log.print_every), 0, INF, 0, "100", NULL},
+    {"logging.print_every", T_SIZE, OFF(log.print_every), 0, MAX_COUNT, 0, "100", NULL},
     /* a GAN instead of model.layers: check_gan */
     {"gan.noise", T_SIZE, OFF(gan.noise), 1, 65536, 0, "64", NULL},
     {"gan.generator.layers", T_LAYERS, OFF(gan.generator), 0, 0, 0, NULL, NULL},
@@ -376,7 +386,7 @@ static int check_range(const key_def *d, double v, const char *text,
     int lo_ok = (d->flags & F_LO_OPEN) ? v > d->lo : v >= d->lo;
     int hi_ok = (d->flags & F_HI_OPEN) ? v < d->hi : v <= d->hi;
     if (lo_ok && hi_ok) return 0;
-    return loc_error(at, d->key, err, "%s is out of range %c%g, %g%c", text,
+    return loc_error(at, d->key, err, "%s is out of range %c%.15g, %.15g%c", text,
                      (d->flags & F_LO_OPEN) ? '(' : '[', d->lo, d->hi,
                      (d->flags & F_HI_OPEN) || isinf(d->hi) ? ')' : ']');
 }
@@ -1189,32 +1199,8 @@ nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
 
 int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
 {
-    *out = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot open: %s", path,
-                            strerror(errno));
-    size_t cap = 4096, n = 0;
-    char *buf = nn_xmalloc(cap);
-    for (;;) {
-        if (cap - n < 2) buf = nn_xrealloc(buf, cap *= 2);
-        size_t got = fread(buf + n, 1, cap - n - 1, f); /* 1 left for NUL */
-        n += got;
-        if (got == 0) break;
-    }
-    if (ferror(f)) {
-        int e = errno;
-        fclose(f);
-        free(buf);
-        return nn_error_set(err, NN_EXIT_USAGE, "%s: cannot read: %s", path,
-                            strerror(e));
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
+    return io_read_regular(path, "config", IO_CONFIG_MAX_BYTES, NN_EXIT_USAGE,
+                           out, len, err);
 }
 
 void io_config_free(io_config *cfg)

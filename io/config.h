@@ -73,6 +73,9 @@ typedef struct io_train_cfg {
     size_t accumulate;         /* micro-batches per update, >= 1, default 1;
                                   batch_size stays the whole update's batch */
     double clip_norm;          /* clip the global gradient norm, 0 = off */
+    /* Seconds a rank may wait in one collective before the job ends with
+     * exit 5 (a stalled rank); 0 = never (comm_set_timeout). */
+    double collective_timeout;
     /* Semi-supervised (trainer/semisup.c): an unlabelled row whose largest
      * softmax probability reaches the threshold takes its argmax as its
      * label, its loss term weighted by the weight. Threshold 0 = off. */
@@ -168,8 +171,14 @@ int io_config_parse(io_config *cfg, const char *path, const char *text,
 nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
                               uint64_t total_steps);
 
-/* Read a whole file into a NUL-terminated buffer (code NN_EXIT_USAGE when
- * it cannot be read, message names the path and strerror). */
+/* Longest config file read: far beyond any real config, small enough that
+ * /dev/zero-like input cannot exhaust memory. */
+#define IO_CONFIG_MAX_BYTES ((size_t)16 << 20)
+
+/* Read a whole config file into a NUL-terminated buffer (code
+ * NN_EXIT_USAGE when it cannot be read, message names the path and
+ * strerror). It must be a regular file (a FIFO, a device or a directory is
+ * refused without blocking) of at most IO_CONFIG_MAX_BYTES (io/file.h). */
 int io_read_file(const char *path, char **out, size_t *len, nn_error *err);
 
 /* Free every string and layer spec of cfg and zero it (twice is fine). */

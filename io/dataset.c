@@ -8,6 +8,7 @@
  */
 #include "io/dataset.h"
 
+#include <math.h>   /* floorf, isfinite */
 #include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* free */
 #include <string.h> /* strcmp, memcpy */
@@ -191,6 +192,55 @@ void io_dataset_free(io_dataset *d)
     free(d->x);
     free(d->vocab);
     memset(d, 0, sizeof *d);
+}
+
+int io_dataset_check_shape(const io_dataset *d, nn_shape x_shape,
+                           size_t y_width, const char *against,
+                           nn_error *err)
+{
+    int y_ok = y_width == (size_t)-1 || d->y_width == y_width;
+    if (nn_shape_eq(d->x_shape, x_shape) && y_ok) return NN_OK;
+    char have[64], want[64];
+    nn_shape_str(d->x_shape, have, sizeof have);
+    nn_shape_str(x_shape, want, sizeof want);
+    if (!y_ok)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: samples of %s with %zu target value(s), "
+                            "but %s has %s with %zu; every file must have "
+                            "the same sample shape and targets",
+                            d->name, have, d->y_width, against, want,
+                            y_width);
+    return nn_error_set(err, NN_EXIT_DATA,
+                        "%s: samples of shape %s (%zu values), but %s has "
+                        "%s (%zu values); every file must have the same "
+                        "sample shape", d->name, have, d->x_width, against,
+                        want, nn_shape_size(x_shape));
+}
+
+int io_check_token_ids(const char *name, const float *x, size_t rows,
+                       size_t width, size_t first_row, size_t vocab,
+                       nn_error *err)
+{
+    for (size_t k = 0; k < rows * width; k++) {
+        float v = x[k], r = floorf(v + 0.5f); /* as the layer rounds */
+        if (r == NN_LABEL_NONE) continue;
+        if (isfinite(v) && r >= 0 && r < (float)vocab) continue;
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: row %zu, value %zu: %g is not a token id "
+                            "of the embedding's vocabulary [0, %zu): the "
+                            "first layer is an embedding, so every input "
+                            "must be an id (or %g for padding); give the "
+                            "embedding a larger vocab or feed it ids", name,
+                            first_row + k / width, k % width + 1, (double)v,
+                            vocab, (double)NN_LABEL_NONE);
+    }
+    return NN_OK;
+}
+
+int io_dataset_check_ids(const io_dataset *d, size_t vocab, nn_error *err)
+{
+    return io_check_token_ids(d->name, d->x, d->hi - d->lo, d->x_width,
+                              d->lo, vocab, err);
 }
 
 /* Domain separator: the labelled subset and the validation split draw

@@ -41,6 +41,26 @@ int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
                     size_t part, size_t parts, nn_error *err);
 void io_dataset_free(io_dataset *d);
 
+/* A dataset that meets a model must have its samples' shape: d's samples
+ * must be x_shape with y_width targets each (the training file's, or the
+ * model's input; y_width (size_t)-1 skips the target check). `against`
+ * names what the shape comes from, for the message. Returns 0, or
+ * NN_EXIT_DATA "FILE: samples of SHAPE with N target(s), but AGAINST has
+ * SHAPE with M" so no reader of d ever walks rows of the wrong width. */
+int io_dataset_check_shape(const io_dataset *d, nn_shape x_shape,
+                           size_t y_width, const char *against,
+                           nn_error *err);
+
+/* Inputs x[rows, width] that feed token ids to an embedding of `vocab`
+ * rows: every value, rounded to the nearest integer as the layer does,
+ * must be an id in [0, vocab) or padding (NN_LABEL_NONE). Returns 0, or NN_EXIT_DATA naming `name`, the row
+ * (first_row + local row), the column and the value. */
+int io_check_token_ids(const char *name, const float *x, size_t rows,
+                       size_t width, size_t first_row, size_t vocab,
+                       nn_error *err);
+/* The same over this shard's inputs (d->x), naming d->name. */
+int io_dataset_check_ids(const io_dataset *d, size_t vocab, nn_error *err);
+
 /* Lower-level readers, also used by predict and the tests.
  * IDX: `rows` [lo, hi) of an idx3 (images, u8) or idx1 (labels, u8) file;
  * hi == (size_t)-1 means to the end. *total gets the file's count. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h> /* fstat */
 #include <unistd.h>   /* close */
 
+#include "io/file.h"
 #include "nn/check.h"
 
 /* zlib's own buffer size: large enough that gzread is not call-bound. */
@@ -18,27 +19,14 @@
 
 int io_gz_open(io_gz *f, const char *path, nn_error *err)
 {
-    struct stat st;
     f->gz = NULL;
     f->path = path;
     f->plain = 0;
     f->size = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open: %s", path,
-                            strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot stat: %s", path,
-                            strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return nn_error_set(err, NN_EXIT_DATA, "%s: not a regular file",
-                            path);
-    }
-    f->size = (uint64_t)st.st_size;
+    int fd;
+    int rc = io_open_regular(path, "data file", NN_EXIT_DATA, &fd, &f->size,
+                             err);
+    if (rc) return rc;
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
@@ -108,6 +96,22 @@ int io_gz_read(io_gz *f, void *buf, size_t n, const char *what,
         return nn_error_set(err, NN_EXIT_DATA,
                             "%s: truncated: expected %zu bytes of %s, got %zu",
                             f->path, n, what, got);
+    return NN_OK;
+}
+
+int io_gz_expect_end(io_gz *f, const char *what, nn_error *err)
+{
+    unsigned char b;
+    size_t got = 0;
+    int rc = io_gz_read_some(f, &b, 1, &got, err);
+    if (rc) return rc;
+    if (got)
+        return nn_error_set(err, NN_EXIT_DATA, "%s: data past the end of %s",
+                            f->path, what);
+    if (stream_truncated(f))
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: truncated: the gzip stream ends without its "
+                            "trailer (CRC and length)", f->path);
     return NN_OK;
 }
 

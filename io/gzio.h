@@ -35,6 +35,14 @@ int io_gz_read(io_gz *f, void *buf, size_t n, const char *what,
 int io_gz_read_some(io_gz *f, void *buf, size_t n, size_t *got,
                     nn_error *err);
 
+/* After the last byte a format declares: the data must end here. A gzip
+ * stream is read to its end, so that zlib checks its trailer (CRC32 and
+ * length of the uncompressed data). Errors: "PATH: data past the end of
+ * WHAT" (more bytes follow), "PATH: truncated: the gzip stream ends
+ * without its trailer (CRC and length)", a CRC or length mismatch as
+ * corrupt gzip data. */
+int io_gz_expect_end(io_gz *f, const char *what, nn_error *err);
+
 /* Position at uncompressed byte `offset` (gzip: decompresses forward).
  * Seeking past the end is not detected here: the next read reports it. */
 int io_gz_seek(io_gz *f, uint64_t offset, nn_error *err);

@@ -173,6 +173,17 @@ int io_idx_read(const char *path, size_t lo, size_t hi, size_t *total,
     snprintf(what, sizeof what, "data for samples [%zu, %zu)", lo, hi);
     rc = read_values(&f, (hi - lo) * h.sample_bytes, what, out, err);
     if (rc) goto done;
+    /* The reader of the last rows also checks that nothing follows them
+     * and, for gzip, the stream's CRC and length trailer. */
+    snprintf(what, sizeof what, "the %zu samples the IDX header declares",
+             h.count);
+    if (hi == h.count && (hi > lo || h.count == 0))
+        rc = io_gz_expect_end(&f, what, err);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        goto done;
+    }
     *total = h.count;
     *shape = h.shape;
 done:

@@ -176,6 +176,11 @@ static int refuse_extras(yaml_ctx *c, const yaml_event_t *ev)
     }
     if (anchor) return error_at(c, ev->start_mark, "anchors are not supported");
     if (tag) return error_at(c, ev->start_mark, "tags are not supported");
+    /* A \0 escape would end the C string early ("lr\0junk" read as lr). */
+    if (ev->type == YAML_SCALAR_EVENT &&
+        strlen((const char *)ev->data.scalar.value) != ev->data.scalar.length)
+        return error_at(c, ev->start_mark,
+                        "a NUL character (\\0) in a key or string; remove it");
     return 0;
 }
 

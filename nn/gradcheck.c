@@ -55,28 +55,45 @@ static size_t pick(size_t count, size_t max_checks, nn_rng *rng, size_t *idx)
     return max_checks;
 }
 
+/* What a probe runs: a layer (forward into y) or, when m is set, a model. */
+typedef struct probe_ctx {
+    nn_layer *l;
+    nn_model *m;
+    const float *x; /* [n, in] */
+    float *y;       /* layer only: [n, out] */
+    const float *r; /* [n, out] */
+    size_t n;
+    const nn_pass *pass;
+} probe_ctx;
+
 /* L = sum(y * r) in double after a forward of x. */
-static double probe(nn_layer *l, const float *x, float *y, const float *r,
-                    size_t n, const nn_pass *pass)
+static double probe(const probe_ctx *c)
 {
-    size_t total = n * nn_shape_size(l->out);
-    l->ops->forward(l, x, y, n, pass);
+    const float *y = c->y;
+    size_t total;
+    if (c->m) {
+        y = nn_model_forward(c->m, c->x, c->n, c->pass);
+        total = c->n * nn_shape_size(nn_model_out_shape(c->m));
+    } else {
+        c->l->ops->forward(c->l, c->x, c->y, c->n, c->pass);
+        total = c->n * nn_shape_size(c->l->out);
+    }
     double s = 0.0;
-    for (size_t i = 0; i < total; i++) s += (double)y[i] * r[i];
+    for (size_t i = 0; i < total; i++) s += (double)y[i] * c->r[i];
     return s;
 }
 
-/* Numeric dL/dv at *v by central differences, with the step the float
- * actually took (v+h and v-h are rounded). *v is restored. */
-static double numeric(nn_layer *l, float *v, const float *x, float *y,
-                      const float *r, size_t n, const nn_pass *pass, double h)
+/* Numeric dL/dv at *v (a parameter or an entry of x) by central
+ * differences, with the step the float actually took (v+h and v-h are
+ * rounded). *v is restored. */
+static double numeric(const probe_ctx *c, float *v, double h)
 {
     float saved = *v;
     float hi = (float)(saved + h), lo = (float)(saved - h);
     *v = hi;
-    double fp = probe(l, x, y, r, n, pass);
+    double fp = probe(c);
     *v = lo;
-    double fm = probe(l, x, y, r, n, pass);
+    double fm = probe(c);
     *v = saved;
     return (fp - fm) / ((double)hi - (double)lo);
 }
@@ -107,6 +124,7 @@ int nn_gradcheck_layer(nn_layer *l, const float *x, size_t n,
     l->ops->forward(l, xc, y, n, pass);
     l->ops->backward(l, xc, y, r, dx, n);
     memcpy(ga, l->grad, l->n_params * sizeof *ga);
+    probe_ctx pc = {l, NULL, xc, y, r, n, pass};
 
     for (size_t v = 0; v < l->n_views; v++) {
         const nn_param_view *pv = &l->views[v];
@@ -114,17 +132,74 @@ int nn_gradcheck_layer(nn_layer *l, const float *x, size_t n,
         size_t k = pick(pv->count, o.max_checks, &rng, idx);
         for (size_t j = 0; j < k; j++) {
             size_t at = pv->offset + idx[j];
-            double num = numeric(l, &l->param[at], xc, y, r, n, pass, o.h);
+            double num = numeric(&pc, &l->param[at], o.h);
             compare(res, &o, ga[at], num, pv->name, idx[j]);
         }
     }
     size_t k = pick(n * in_w, o.max_checks, &rng, idx);
     for (size_t j = 0; j < k; j++) {
-        double num = numeric(l, &xc[idx[j]], xc, y, r, n, pass, o.h);
+        double num = numeric(&pc, &xc[idx[j]], o.h);
         compare(res, &o, dx[idx[j]], num, "input", idx[j]);
     }
     free(xc);
     free(y);
+    free(r);
+    free(dx);
+    free(ga);
+    free(idx);
+    return res->pass;
+}
+
+int nn_gradcheck_model(nn_model *m, const float *x, size_t n,
+                       const nn_pass *pass, const nn_gradcheck_opts *opts,
+                       int check_input, uint64_t seed,
+                       nn_gradcheck_result *res)
+{
+    nn_gradcheck_opts o = resolve(opts);
+    result_start(res);
+    nn_model_reserve(m, n);
+    size_t in_w = nn_shape_size(m->in);
+    size_t out_w = nn_shape_size(nn_model_out_shape(m));
+    size_t biggest = n * in_w > m->n_params ? n * in_w : m->n_params;
+    float *xc = nn_xalloc_floats(n * in_w);
+    float *r = nn_xalloc_floats(n * out_w);
+    float *dx = nn_xalloc_floats(n * in_w);
+    float *ga = nn_xalloc_floats(m->n_params);
+    size_t *idx = nn_xmalloc((biggest ? biggest : 1) * sizeof *idx);
+    nn_rng rng;
+    nn_rng_seed(&rng, seed);
+    memcpy(xc, x, n * in_w * sizeof *xc);
+    for (size_t i = 0; i < n * out_w; i++)
+        r[i] = (float)(2.0 * nn_rng_uniform(&rng) - 1.0);
+
+    nn_model_zero_grad(m);
+    nn_model_forward(m, xc, n, pass);
+    nn_model_backward_input(m, xc, r, n, dx);
+    memcpy(ga, m->grads, m->n_params * sizeof *ga);
+    probe_ctx pc = {NULL, m, xc, NULL, r, n, pass};
+
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const nn_layer *l = &m->layers[i];
+        size_t base = (size_t)(l->param - m->params);
+        for (size_t v = 0; v < l->n_views; v++) {
+            const nn_param_view *pv = &l->views[v];
+            if (pv->flags & NN_PARAM_BUFFER) continue; /* not trained */
+            char what[128];
+            snprintf(what, sizeof what, "%s.%s", l->name, pv->name);
+            size_t k = pick(pv->count, o.max_checks, &rng, idx);
+            for (size_t j = 0; j < k; j++) {
+                size_t at = base + pv->offset + idx[j];
+                double num = numeric(&pc, &m->params[at], o.h);
+                compare(res, &o, ga[at], num, what, idx[j]);
+            }
+        }
+    }
+    size_t k = check_input ? pick(n * in_w, o.max_checks, &rng, idx) : 0;
+    for (size_t j = 0; j < k; j++) {
+        double num = numeric(&pc, &xc[idx[j]], o.h);
+        compare(res, &o, dx[idx[j]], num, "input", idx[j]);
+    }
+    free(xc);
     free(r);
     free(dx);
     free(ga);

@@ -11,6 +11,7 @@
 #include <stddef.h> /* size_t */
 #include "nn/layer.h"
 #include "nn/loss.h"
+#include "nn/model.h"
 
 typedef struct nn_gradcheck_opts {
     double h;      /* step, default 1e-3 */
@@ -32,6 +33,16 @@ typedef struct nn_gradcheck_result {
 int nn_gradcheck_layer(nn_layer *l, const float *x, size_t n,
                        const nn_pass *pass, const nn_gradcheck_opts *o,
                        uint64_t seed, nn_gradcheck_result *res);
+
+/* Check a whole model (a graph: fan-out, join layers) the same way,
+ * through nn_model_backward_input: every trained parameter tensor and, if
+ * check_input, the input gradient (not for integer inputs such as token
+ * ids). Reserves n rows; leaves the grad arena holding the analytic
+ * gradient. Returns res->pass. */
+int nn_gradcheck_model(nn_model *m, const float *x, size_t n,
+                       const nn_pass *pass, const nn_gradcheck_opts *o,
+                       int check_input, uint64_t seed,
+                       nn_gradcheck_result *res);
 
 /* Check a loss: d(sum loss * scale)/d(pred) against differences. */
 int nn_gradcheck_loss(const nn_loss_ops *loss, const float *pred,

@@ -97,8 +97,18 @@ static void release_priv(nn_layer *l)
 
 int nn_layer_setup(nn_layer *l, nn_spec *spec, nn_shape in, nn_error *err)
 {
+    return nn_layer_setup_inputs(l, spec, &in, 1, err);
+}
+
+int nn_layer_setup_inputs(nn_layer *l, nn_spec *spec, const nn_shape *ins,
+                          size_t n_in, nn_error *err)
+{
+    NN_CHECK(n_in >= 1 && n_in <= NN_MAX_INPUTS, "layer: %zu inputs", n_in);
     memset(l, 0, sizeof *l);
+    nn_shape in = ins[0];
     l->in = in;
+    l->n_in = n_in;
+    for (size_t j = 0; j < n_in; j++) l->ins[j] = ins[j];
     const char *type = spec->type ? spec->type : "";
     const char *name = spec->name && spec->name[0] ? spec->name : type;
     snprintf(l->name, sizeof l->name, "%s", name);
@@ -109,11 +119,16 @@ int nn_layer_setup(nn_layer *l, nn_spec *spec, nn_shape in, nn_error *err)
                              nn_layer_types());
     int rc = nn_spec_bool(spec, "trainable", 0, 1, &l->trainable, err);
     if (rc) return rc;
-    if (nn_shape_size(in) == 0) {
-        char b[64];
-        return nn_spec_error(spec, NULL, err, "empty input shape %s",
-                             nn_shape_str(in, b, sizeof b));
-    }
+    if (n_in > 1 && !l->ops->forward_join)
+        return nn_spec_error(spec, "inputs", err,
+                             "a %s layer takes one input, not %zu (join "
+                             "several with add or concat)", type, n_in);
+    for (size_t j = 0; j < n_in; j++)
+        if (nn_shape_size(ins[j]) == 0) {
+            char b[64];
+            return nn_spec_error(spec, NULL, err, "empty input shape %s",
+                                 nn_shape_str(ins[j], b, sizeof b));
+        }
     rc = l->ops->create(l, spec, err);
     if (rc == 0) rc = nn_spec_check_unused(spec, err);
     if (rc == 0 && (l->out.ndim == 0 || nn_shape_size(l->out) == 0)) {

@@ -44,6 +44,8 @@ char *nn_shape_str(nn_shape s, char *buf, size_t cap);
 #define NN_PARAM_BUFFER 2u /* state kept and saved but not trained (running stats) */
 
 #define NN_MAX_PARAM_VIEWS 4
+/* Most inputs one layer can name (`inputs:`). */
+#define NN_MAX_INPUTS 8
 
 typedef struct nn_param_view {
     const char *name; /* "weight", "bias", ... (static string) */
@@ -85,12 +87,23 @@ typedef struct nn_layer_ops {
                      const float *dy, float *dx, size_t n);
     /* Optional: free l->priv. */
     void (*destroy)(nn_layer *l);
+    /* Join layers only (add, concat), which take l->n_in inputs of shapes
+     * l->ins[] and have no parameters; the model calls these instead of
+     * forward/backward when they are set. forward_join: y[n, out] =
+     * f(x[0][n, ins[0]], ..., x[n_in-1]). backward_input: WRITE the
+     * gradient dx[n, ins[j]] of input j given dy[n, out]. */
+    void (*forward_join)(nn_layer *l, const float *const *x, float *y,
+                         size_t n);
+    void (*backward_input)(nn_layer *l, size_t j, const float *dy, float *dx,
+                           size_t n);
 } nn_layer_ops;
 
 struct nn_layer {
     const nn_layer_ops *ops;
     char name[64];
-    nn_shape in, out;
+    nn_shape in, out;              /* in = ins[0] */
+    size_t n_in;                   /* inputs: 1 unless a join layer */
+    nn_shape ins[NN_MAX_INPUTS];   /* their shapes */
     int trainable;                 /* 0: frozen (no update, no allreduce) */
     size_t n_params;               /* sum of the views' counts */
     size_t n_views;
@@ -121,6 +134,10 @@ const char *nn_layer_types(void);
  * Used by nn_model_create and nn_layer_make. Returns 0 or NN_EXIT_USAGE
  * (nothing left to free on failure). */
 int nn_layer_setup(nn_layer *l, nn_spec *spec, nn_shape in, nn_error *err);
+/* The same for a layer fed by n_in (1..NN_MAX_INPUTS) inputs of shapes
+ * ins[]; more than one only for a join layer (an error otherwise). */
+int nn_layer_setup_inputs(nn_layer *l, nn_spec *spec, const nn_shape *ins,
+                          size_t n_in, nn_error *err);
 
 /* Create one stand-alone layer (own param/grad buffers, zero-filled) - for
  * tests and tools. Returns 0 or an error. Free with nn_layer_free. */

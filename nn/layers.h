@@ -26,5 +26,13 @@ extern const nn_layer_ops nn_embedding_ops; /* nn/embedding.c */
 extern const nn_layer_ops nn_rnn_ops;       /* nn/rnn.c */
 extern const nn_layer_ops nn_lstm_ops;      /* nn/lstm.c */
 extern const nn_layer_ops nn_gru_ops;       /* nn/gru.c */
+extern const nn_layer_ops nn_layernorm_ops; /* nn/layernorm.c */
+extern const nn_layer_ops nn_gelu_ops;      /* nn/gelu.c */
+extern const nn_layer_ops nn_position_embedding_ops; /* nn/position_embedding.c */
+extern const nn_layer_ops nn_attention_ops; /* nn/attention.c */
+extern const nn_layer_ops nn_add_ops;       /* nn/join.c */
+extern const nn_layer_ops nn_concat_ops;    /* nn/join.c */
+extern const nn_layer_ops nn_global_avgpool_ops; /* nn/global_avgpool.c */
+extern const nn_layer_ops nn_upsample_ops;  /* nn/upsample.c */
 
 #endif

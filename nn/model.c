@@ -1,17 +1,21 @@
-/* nn/model.c - the layer stack over one parameter arena (see nn/model.h).
+/* nn/model.c - the layer graph over one parameter arena (see nn/model.h).
  *
- * Memory plan: create() sets up every layer (shape inference), then lays
- * the layers' parameter tensors end to end, in layer order, in one param
- * arena and one grad arena of the same layout (no padding), and records one
- * segment per tensor. reserve(rows) sizes the per-layer activations, the
- * two backward ping-pong buffers and the shared scratch.
+ * Memory plan: create() sets up every layer (shape inference from its
+ * inputs, nn/model_graph.c), then lays the layers' parameter tensors end
+ * to end, in layer order, in one param arena and one grad arena of the
+ * same layout (no padding), and records one segment per tensor.
+ * reserve(rows) sizes the per-layer activations (all kept: a layer's
+ * backward reads its input and output), the gradient buffers of the plan
+ * in nn/model_graph.c and the shared scratch.
  */
 #include "nn/model.h"
+#include "nn/memplan.h"
 
 #include <stdlib.h> /* free */
 #include <string.h> /* memset, strcmp, strstr */
 
 #include "nn/check.h"
+#include "nn/model_graph.h"
 
 /* Give every unnamed spec copy the name "<type>_<k>" (k counts that type,
  * from 1) and reject duplicate names, so find_layer is unambiguous. */
@@ -39,10 +43,16 @@ static int name_specs(nn_spec *specs, size_t n, nn_error *err)
 
 /* Set up layer i; an error that does not already name the layer is
  * located at its spec (file:line: layer 'name' (type): ...). */
-static int setup_layer(nn_model *m, size_t i, nn_spec *spec, nn_shape in,
-                       nn_error *err)
+static int setup_layer(nn_model *m, size_t i, nn_spec *spec, nn_error *err)
 {
-    int rc = nn_layer_setup(&m->layers[i], spec, in, err);
+    const nn_node *node = &m->nodes[i];
+    nn_shape ins[NN_MAX_INPUTS];
+    for (size_t j = 0; j < node->n_in; j++)
+        ins[j] = nn_graph_tensor_shape(m, node->in[j]);
+    int rc = nn_layer_setup_inputs(&m->layers[i], spec, ins, node->n_in, err);
+    NN_CHECK(rc || !m->layers[i].ops->forward_join ||
+                 m->layers[i].n_params == 0,
+             "layer '%s': a join layer has parameters", spec->name);
     if (rc && err) {
         char tag[96];
         snprintf(tag, sizeof tag, "layer '%s'", spec->name);
@@ -91,21 +101,25 @@ int nn_model_create(nn_model **out, const nn_spec *specs, size_t n_specs,
     nn_model *m = nn_xcalloc(1, sizeof *m);
     m->in = in;
     m->layers = nn_xcalloc(n_specs, sizeof *m->layers);
+    m->nodes = nn_xcalloc(n_specs, sizeof *m->nodes);
     nn_spec *copies = nn_xcalloc(n_specs, sizeof *copies);
     for (size_t i = 0; i < n_specs; i++) nn_spec_copy(&copies[i], &specs[i]);
     int rc = name_specs(copies, n_specs, err);
-    nn_shape shape = in;
     for (size_t i = 0; rc == 0 && i < n_specs; i++) {
-        rc = setup_layer(m, i, &copies[i], shape, err);
-        if (rc == 0) {
-            m->n_layers = i + 1;
-            shape = m->layers[i].out;
-        }
+        rc = nn_graph_read_inputs(m, i, copies, n_specs, err);
+        if (rc == 0) rc = setup_layer(m, i, &copies[i], err);
+        if (rc == 0) m->n_layers = i + 1;
     }
+    if (rc == 0) rc = nn_graph_check_used(m, copies, err);
     for (size_t i = 0; i < n_specs; i++) nn_spec_free(&copies[i]);
     free(copies);
+    /* refuse parameters that cannot fit before allocating them */
+    if (rc == 0)
+        rc = nn_mem_check_params(m->layers, m->n_layers, nn_mem_physical(),
+                                 err);
     if (rc) goto fail;
     plan_arenas(m);
+    nn_graph_plan(m);
     *out = m;
     return 0;
 fail:
@@ -118,11 +132,14 @@ static void free_buffers(nn_model *m)
     if (m->acts)
         for (size_t i = 0; i < m->n_layers; i++) free(m->acts[i]);
     free(m->acts);
-    free(m->dbuf[0]);
-    free(m->dbuf[1]);
+    if (m->gbuf)
+        for (size_t s = 0; s < m->n_gbufs; s++) free(m->gbuf[s]);
+    free(m->gbuf);
+    free(m->gacc);
     free(m->ws);
     m->acts = NULL;
-    m->dbuf[0] = m->dbuf[1] = m->ws = NULL;
+    m->gbuf = NULL;
+    m->gacc = m->ws = NULL;
     m->rows_cap = m->ws_cap = 0;
 }
 
@@ -135,6 +152,11 @@ void nn_model_destroy(nn_model *m)
     }
     free_buffers(m);
     free(m->layers);
+    free(m->nodes);
+    free(m->gbuf_w);
+    free(m->tslot);
+    free(m->gready);
+    free(m->run);
     free(m->params);
     if (!m->grads_borrowed) free(m->grads);
     free(m->segs);
@@ -158,20 +180,18 @@ void nn_model_reserve(nn_model *m, size_t rows)
 {
     if (rows <= m->rows_cap && m->acts) return;
     free_buffers(m);
-    size_t width = 0, ws = 0;
+    size_t ws = 0;
     m->acts = nn_xcalloc(m->n_layers, sizeof *m->acts);
     for (size_t i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
-        size_t w = nn_shape_size(l->out);
-        m->acts[i] = nn_xalloc_floats(rows * w);
-        if (w > width) width = w;
+        m->acts[i] = nn_xalloc_floats(rows * nn_shape_size(l->out));
         size_t need = l->ws_fixed + l->ws_per_row * rows;
         if (need > ws) ws = need;
     }
-    /* dbuf holds dy of a layer (its output width) or dx (its input width,
-     * = the previous layer's output); layer 0's dx is never computed. */
-    m->dbuf[0] = nn_xalloc_floats(rows * width);
-    m->dbuf[1] = nn_xalloc_floats(rows * width);
+    m->gbuf = nn_xcalloc(m->n_gbufs ? m->n_gbufs : 1, sizeof *m->gbuf);
+    for (size_t s = 0; s < m->n_gbufs; s++)
+        m->gbuf[s] = nn_xalloc_floats(rows * m->gbuf_w[s]);
+    m->gacc = m->gacc_w ? nn_xalloc_floats(rows * m->gacc_w) : NULL;
     m->ws = nn_xalloc_floats(ws);
     m->ws_cap = ws;
     m->rows_cap = rows;
@@ -183,6 +203,12 @@ void nn_model_reserve(nn_model *m, size_t rows)
     }
 }
 
+/* The activation that tensor t is: the model input x or a layer output. */
+static const float *tensor(const nn_model *m, const float *x, size_t t)
+{
+    return t == 0 ? x : m->acts[t - 1];
+}
+
 const float *nn_model_forward(nn_model *m, const float *x, size_t n,
                               const nn_pass *pass)
 {
@@ -190,53 +216,105 @@ const float *nn_model_forward(nn_model *m, const float *x, size_t n,
              m->rows_cap);
     nn_pass def = {0, 0, 0, NULL};
     if (!pass) pass = &def;
-    const float *in = x;
     for (size_t i = 0; i < m->n_layers; i++) {
         nn_layer *l = &m->layers[i];
-        l->ops->forward(l, in, m->acts[i], n, pass);
-        in = m->acts[i];
+        const nn_node *node = &m->nodes[i];
+        if (l->ops->forward_join) {
+            const float *xs[NN_MAX_INPUTS];
+            for (size_t j = 0; j < node->n_in; j++)
+                xs[j] = tensor(m, x, node->in[j]);
+            l->ops->forward_join(l, xs, m->acts[i], n);
+        } else {
+            l->ops->forward(l, tensor(m, x, node->in[0]), m->acts[i], n, pass);
+        }
     }
-    return in;
+    return m->acts[m->n_layers - 1];
 }
 
-/* Backward from the last layer down to layer `first`, which writes its
- * input gradient into dx0 (NULL: not computed). Between layers the
- * gradient ping-pongs through dbuf. */
-static void backward_down_to(nn_model *m, const float *x, const float *dout,
-                             size_t n, size_t first, float *dx0)
+/* m->run[i] = 1 for the layers a backward must visit: all of them when
+ * the input gradient is wanted, else those with a trainable parameter at
+ * or above them (in the graph). Recomputed per call: `trainable` can
+ * change between steps (fine-tuning). */
+static void mark_runs(nn_model *m, int all)
+{
+    for (size_t i = 0; i < m->n_layers; i++) {
+        const nn_layer *l = &m->layers[i];
+        int run = all || (l->trainable && l->n_params);
+        for (size_t j = 0; !run && j < m->nodes[i].n_in; j++) {
+            size_t t = m->nodes[i].in[j];
+            run = t > 0 && m->run[t - 1];
+        }
+        m->run[i] = (unsigned char)run;
+    }
+}
+
+/* Where the gradient of input j of layer i goes: NULL if not wanted; the
+ * tensor's own buffer if this is its first contribution in this backward;
+ * otherwise gacc, and *acc is set to the buffer gacc must be added to. */
+static float *grad_target(nn_model *m, size_t i, size_t j, float *dx0,
+                          float **acc)
+{
+    size_t t = m->nodes[i].in[j];
+    *acc = NULL;
+    if (t == 0 ? dx0 == NULL : !m->run[t - 1]) return NULL;
+    float *g = t == 0 ? dx0 : m->gbuf[m->tslot[t]];
+    if (!m->gready[t]) {
+        m->gready[t] = 1;
+        return g;
+    }
+    *acc = g;
+    return m->gacc;
+}
+
+static void add_into(float *dst, const float *src, size_t count)
+{
+    for (size_t k = 0; k < count; k++) dst[k] += src[k];
+}
+
+/* Backward through the layers marked in m->run, last first. The input
+ * gradient goes to dx0 (NULL: not computed). */
+static void backward_graph(nn_model *m, const float *x, const float *dout,
+                           size_t n, float *dx0)
 {
     NN_CHECK(n <= m->rows_cap, "model: backward of %zu rows, %zu reserved", n,
              m->rows_cap);
-    const float *dy = dout;
-    int k = 0;
-    for (size_t i = m->n_layers; i-- > first;) {
+    size_t L = m->n_layers;
+    memset(m->gready, 0, L + 1);
+    for (size_t i = L; i-- > 0;) {
+        if (!m->run[i]) continue;
         nn_layer *l = &m->layers[i];
-        const float *xin = i ? m->acts[i - 1] : x;
-        float *dx = i > first ? m->dbuf[k] : dx0;
-        l->ops->backward(l, xin, m->acts[i], dy, dx, n);
+        const nn_node *node = &m->nodes[i];
+        NN_CHECK(i + 1 == L || m->gready[i + 1],
+                 "model: layer '%s' has no output gradient", l->name);
+        const float *dy = i + 1 == L ? dout : m->gbuf[m->tslot[i + 1]];
+        for (size_t j = 0; j < node->n_in; j++) {
+            float *acc, *dx = grad_target(m, i, j, dx0, &acc);
+            if (l->ops->forward_join) {
+                if (dx) l->ops->backward_input(l, j, dy, dx, n);
+            } else {
+                l->ops->backward(l, tensor(m, x, node->in[0]), m->acts[i], dy,
+                                 dx, n);
+            }
+            if (acc)
+                add_into(acc, m->gacc, n * nn_shape_size(l->ins[j]));
+        }
         if (m->hook) m->hook(m->hook_ctx, i);
-        dy = dx;
-        k ^= 1; /* next dx goes to the other buffer, never over dy */
     }
 }
 
 void nn_model_backward(nn_model *m, const float *x, const float *dout,
                        size_t n)
 {
-    /* Layers below the first trainable one need no backward at all, and
-     * that layer needs no input gradient. */
-    size_t first = 0;
-    while (first < m->n_layers &&
-           !(m->layers[first].trainable && m->layers[first].n_params))
-        first++;
-    backward_down_to(m, x, dout, n, first, NULL);
+    mark_runs(m, 0);
+    backward_graph(m, x, dout, n, NULL);
 }
 
 void nn_model_backward_input(nn_model *m, const float *x, const float *dout,
                              size_t n, float *dx)
 {
     NN_CHECK(dx != NULL, "model: backward_input needs a dx buffer");
-    backward_down_to(m, x, dout, n, 0, dx);
+    mark_runs(m, 1);
+    backward_graph(m, x, dout, n, dx);
 }
 
 void nn_model_use_grad_arena(nn_model *m, float *buf)
@@ -307,26 +385,55 @@ uint64_t nn_model_hash(const nn_model *m)
             h = hash_u64(h, l->views[v].count);
             h = hash_u64(h, l->views[v].flags);
         }
+        const nn_node *node = &m->nodes[i];
+        if (!node->given) continue; /* a chain hashes as before graphs */
+        h = hash_str(h, "inputs");
+        h = hash_u64(h, node->n_in);
+        for (size_t j = 0; j < node->n_in; j++) h = hash_u64(h, node->in[j]);
     }
     return h;
 }
 
+/* "a, b" - the names of layer i's inputs - into buf. */
+static const char *input_names(const nn_model *m, size_t i, char *buf,
+                               size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t j = 0; j < m->nodes[i].n_in && len < cap; j++) {
+        int w = snprintf(buf + len, cap - len, "%s%s", j ? ", " : "",
+                         nn_graph_tensor_name(m, m->nodes[i].in[j]));
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    return buf;
+}
+
 void nn_model_summary(const nn_model *m, FILE *f)
 {
-    char shape[64];
+    char shape[64], inputs[160];
     size_t trainable = 0;
-    fprintf(f, "%-4s %-20s %-12s %-20s %12s\n", "#", "layer", "type",
-            "output shape", "params");
-    fprintf(f, "%-4s %-20s %-12s %-20s %12s\n", "", "input", "",
+    fprintf(f, "%-4s %-20s %-14s %-16s %10s  %s\n", "#", "layer", "type",
+            "output shape", "params", "inputs");
+    fprintf(f, "%-4s %-20s %-14s %-16s %10s\n", "", "input", "",
             nn_shape_str(m->in, shape, sizeof shape), "");
     for (size_t i = 0; i < m->n_layers; i++) {
         const nn_layer *l = &m->layers[i];
-        fprintf(f, "%-4zu %-20s %-12s %-20s %12zu%s\n", i + 1, l->name,
+        fprintf(f, "%-4zu %-20s %-14s %-16s %10zu  %s%s\n", i + 1, l->name,
                 l->ops->type, nn_shape_str(l->out, shape, sizeof shape),
-                l->n_params, l->trainable ? "" : "  (frozen)");
+                l->n_params, input_names(m, i, inputs, sizeof inputs),
+                l->trainable ? "" : "  (frozen)");
         for (size_t v = 0; v < l->n_views; v++)
             if (l->trainable && !(l->views[v].flags & NN_PARAM_BUFFER))
                 trainable += l->views[v].count;
     }
     fprintf(f, "total params: %zu (trainable %zu)\n", m->n_params, trainable);
+}
+
+size_t nn_model_token_vocab(const nn_model *m)
+{
+    const nn_layer *l = &m->layers[0];
+    if (strcmp(l->ops->type, "embedding")) return 0;
+    size_t dim = l->out.dim[l->out.ndim - 1];
+    return dim ? l->views[0].count / dim : 0;
 }

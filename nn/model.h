@@ -1,10 +1,23 @@
-/* nn/model.h - an ordered stack of layers over one parameter arena.
+/* nn/model.h - a graph of layers over one parameter arena.
+ *
+ * Layers are listed in a topological order: each layer reads the outputs
+ * of earlier layers (by default the previous layer's, or the model input
+ * for the first; a spec key `inputs: [name, ...]` names them, `input`
+ * being the model input), and the last layer's output is the model's.
+ * A chain - every layer reading the previous one - is the common case.
  *
  * Memory is planned first, then allocated: create() infers every layer's
  * shape from the input shape, sums the parameter counts and allocates the
- * param and grad arenas once. reserve(rows) sizes the activations, the two
- * ping-pong gradient buffers and the shared scratch for batches of up to
- * `rows` rows; forward/backward then allocate nothing.
+ * param and grad arenas once. reserve(rows) sizes the activations, the
+ * gradient buffers and the shared scratch for batches of up to `rows`
+ * rows; forward/backward then allocate nothing.
+ *
+ * Backward: a layer output read by several layers (fan-out) receives the
+ * SUM of their input gradients. Layers keep WRITING their dx: the model
+ * hands the first one (in backward order) the tensor's gradient buffer and
+ * each later one a scratch buffer that it then adds in. Gradient buffers
+ * are shared between tensors whose gradients are never alive at the same
+ * time, so a chain uses two, as a ping-pong.
  */
 #ifndef NN_MODEL_H
 #define NN_MODEL_H
@@ -21,13 +34,23 @@ typedef struct nn_segment {
 
 /* Called by nn_model_backward right after layer `layer`'s backward has
  * run (its parameter gradients are final for this pass), in backward order
- * (last layer first); layers below the first trainable one are skipped.
+ * (last layer first); layers that need no backward (no trainable
+ * parameter at or above them) are skipped.
  * Used to start the gradient allreduce of a bucket while backward goes on. */
 typedef void (*nn_backward_hook)(void *ctx, size_t layer);
+
+/* Where layer i reads from. Tensor ids: 0 is the model input, t >= 1
+ * the output of layer t - 1. */
+typedef struct nn_node {
+    size_t n_in;
+    size_t in[NN_MAX_INPUTS];
+    int given; /* inputs other than the previous layer's (hashed, shown) */
+} nn_node;
 
 typedef struct nn_model {
     size_t n_layers;
     nn_layer *layers;
+    nn_node *nodes;   /* [n_layers] */
     nn_shape in;
     size_t n_params;
     float *params;    /* the parameter arena */
@@ -36,7 +59,17 @@ typedef struct nn_model {
     nn_segment *segs; /* one per parameter tensor, in arena order */
     size_t rows_cap;
     float **acts;     /* acts[i] = output of layer i, [rows_cap, out_i] */
-    float *dbuf[2];   /* gradient ping-pong, [rows_cap, max width] */
+    /* Gradient plan: tensor t's gradient lives in gbuf[tslot[t]] (t in
+     * 1 .. n_layers - 1; the last output's is the caller's dout, the
+     * input's the caller's dx). */
+    size_t n_gbufs;
+    size_t *gbuf_w;   /* [n_gbufs] floats per row */
+    float **gbuf;     /* [n_gbufs] [rows_cap, gbuf_w] */
+    size_t *tslot;    /* [n_layers + 1] */
+    float *gacc;      /* [rows_cap, gacc_w]: later fan-out gradients */
+    size_t gacc_w;
+    unsigned char *gready; /* [n_layers + 1] per backward: gradient begun */
+    unsigned char *run;    /* [n_layers] per backward: layer runs */
     float *ws;        /* shared scratch */
     size_t ws_cap;
     nn_backward_hook hook; /* NULL: none */
@@ -45,7 +78,10 @@ typedef struct nn_model {
 } nn_model;
 
 /* Build a model from layer specs (copied) for samples of shape `in`.
- * Errors name the layer, the config line and the shapes. */
+ * Reads each spec's optional `inputs` (names of earlier layers, or
+ * `input`). Errors - an unknown, later or own name in `inputs`, shapes a
+ * layer cannot take, an output no later layer reads - name the layer, the
+ * config line and the shapes; they return NN_EXIT_USAGE. */
 int nn_model_create(nn_model **out, const nn_spec *specs, size_t n_specs,
                     nn_shape in, nn_error *err);
 void nn_model_destroy(nn_model *m);
@@ -62,8 +98,8 @@ const float *nn_model_forward(nn_model *m, const float *x, size_t n,
                               const nn_pass *pass);
 
 /* Backpropagate dout[n, out] for the last forward of x; ADDS parameter
- * gradients into the grad arena. The first layer's input gradient is not
- * computed. */
+ * gradients into the grad arena. Only layers with a trainable parameter
+ * at or above them run; the model input's gradient is not computed. */
 void nn_model_backward(nn_model *m, const float *x, const float *dout,
                        size_t n);
 
@@ -91,10 +127,18 @@ nn_shape nn_model_out_shape(const nn_model *m);
 /* Index of the layer with this name, or -1. */
 long nn_model_find_layer(const nn_model *m, const char *name);
 
-/* Hash of the architecture: types, names, shapes and parameter counts. */
+/* Rows of the first layer's table if it is an `embedding` (its inputs are
+ * token ids in [0, that)); 0 if the first layer takes other values. */
+size_t nn_model_token_vocab(const nn_model *m);
+
+/* Hash of the architecture: types, names, shapes and parameter counts,
+ * and the inputs of layers that do not read the previous layer (so a
+ * chain hashes as it did before layers could name their inputs, and old
+ * checkpoints still load). */
 uint64_t nn_model_hash(const nn_model *m);
 
-/* Print "layer  type  output shape  params" table and the totals. */
+/* Print "layer  type  output shape  params  inputs" table and the
+ * totals. */
 void nn_model_summary(const nn_model *m, FILE *f);
 
 #endif

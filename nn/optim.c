@@ -11,103 +11,134 @@
  * updated in one pass. */
 #include "nn/optim.h"
 
-#include <math.h>   /* sqrtf, pow */
+#include <math.h>   /* sqrtf, copysignf, pow */
 #include <stdlib.h> /* free */
 #include <string.h> /* strcmp */
 
 #include "nn/check.h"
+#include "nn/simd.h" /* NN_VW, NN_KERNEL */
 
 /* Hyper-parameters of one segment's update. */
 typedef struct seg_hp {
     float lr, wd, l1;
 } seg_hp;
 
+/* Every update below is one pass over its arrays in blocks of NN_VW: gcc
+ * vectorises a fixed-length inner loop at -O2 where it leaves a loop of
+ * unknown length scalar (the tail of fewer than NN_VW runs the same
+ * element function). Decay and L1 take a second copy of each loop, chosen
+ * per segment, so the common case (no regulariser) does not compute
+ * g + 0*w + 0*sign(w). The operations and their order are those of the
+ * scalar definitions at the top of this file, with no contraction into
+ * FMA (-std=c11 keeps -ffp-contract=off), so the results are bitwise
+ * those of a scalar loop in every build. sqrtf vectorises because this
+ * file is compiled with -fno-math-errno (sqrtf of a negative number need
+ * not set errno; the value is the same). */
+
+/* 1 or -1, and 0 with the sign of w for w = +-0 (for NaN: +-1, where
+ * the update is NaN anyway through wd*w). Written without a branch, which
+ * keeps gcc -O2 from vectorising, and without integer arithmetic, which AVX
+ * has not at 256 bits; (w > 0) - (w < 0) would give +0 for -0, which
+ * changes no value but the sign of a zero gradient. */
 static inline float sign_of(float w)
 {
-    return (float)((w > 0.0f) - (w < 0.0f));
+    return copysignf((float)(w != 0.0f), w);
 }
 
-static void sgd_plain(float *restrict w, const float *restrict g, size_t n,
-                      seg_hp hp)
+/* g' = g + wd*w + l1*sign(w): the gradient with L2 and L1. */
+static inline float regularised(float g, float w, seg_hp hp)
 {
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + hp.wd * w[i] + hp.l1 * sign_of(w[i]);
-        w[i] -= hp.lr * gi;
-    }
+    return g + hp.wd * w + hp.l1 * sign_of(w);
 }
 
-/* v = mu*v + g;  w -= lr * (nesterov ? g + mu*v : v), for segments with
- * no decay and no L1 (g' = g). One pass over w, g, v in blocks of 8: gcc
- * vectorises the fixed-length inner loop at -O2 but leaves a loop of
- * unknown length scalar. */
-static void sgd_momentum_plain(float *restrict w, const float *restrict g,
-                               float *restrict v, size_t n, float lr, float mu,
-                               int nesterov)
+/* SGD without momentum: w -= lr * g'. */
+static inline void sgd_elem(float *restrict w, const float *restrict g,
+                            size_t i, seg_hp hp, int reg)
+{
+    float gi = reg ? regularised(g[i], w[i], hp) : g[i];
+    w[i] -= hp.lr * gi;
+}
+
+NN_KERNEL static void sgd_plain(float *restrict w, const float *restrict g,
+                                size_t n, seg_hp hp)
 {
     size_t i = 0;
-    if (nesterov) {
-        for (; i + 8 <= n; i += 8)
-            for (size_t j = 0; j < 8; j++) {
-                float vi = mu * v[i + j] + g[i + j];
-                v[i + j] = vi;
-                w[i + j] -= lr * (g[i + j] + mu * vi);
-            }
-    } else {
-        for (; i + 8 <= n; i += 8)
-            for (size_t j = 0; j < 8; j++) {
-                float vi = mu * v[i + j] + g[i + j];
-                v[i + j] = vi;
-                w[i + j] -= lr * vi;
-            }
-    }
-    for (; i < n; i++) {
-        float vi = mu * v[i] + g[i];
-        v[i] = vi;
-        w[i] -= lr * (nesterov ? g[i] + mu * vi : vi);
-    }
-}
-
-static void sgd_momentum(float *restrict w, const float *restrict g,
-                         float *restrict v, size_t n, seg_hp hp, float mu,
-                         int nesterov)
-{
     if (hp.wd == 0.0f && hp.l1 == 0.0f) {
-        sgd_momentum_plain(w, g, v, n, hp.lr, mu, nesterov);
-        return;
-    }
-    if (nesterov) {
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + hp.wd * w[i] + hp.l1 * sign_of(w[i]);
-            float vi = mu * v[i] + gi;
-            v[i] = vi;
-            w[i] -= hp.lr * (gi + mu * vi);
-        }
+        for (; i + NN_VW <= n; i += NN_VW)
+            for (size_t j = 0; j < NN_VW; j++) sgd_elem(w, g, i + j, hp, 0);
     } else {
-        for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + hp.wd * w[i] + hp.l1 * sign_of(w[i]);
-            float vi = mu * v[i] + gi;
-            v[i] = vi;
-            w[i] -= hp.lr * vi;
-        }
+        for (; i + NN_VW <= n; i += NN_VW)
+            for (size_t j = 0; j < NN_VW; j++) sgd_elem(w, g, i + j, hp, 1);
     }
+    for (; i < n; i++) sgd_elem(w, g, i, hp, 1);
 }
 
-/* Adam moments m, s; step_size = lr / (1 - b1^t), inv_bc2 = 1/sqrt(1-b2^t);
- * decoupled = lr*wd for AdamW (0 otherwise, when hp.wd carries L2). */
-static void adam(float *restrict w, const float *restrict g, float *restrict m,
-                 float *restrict s, size_t n, seg_hp hp, float b1, float b2,
-                 float eps, float step_size, float inv_bc2, float decoupled)
+/* v = mu*v + g';  w -= lr * (nesterov ? g' + mu*v : v). */
+static inline void momentum_elem(float *restrict w, const float *restrict g,
+                                 float *restrict v, size_t i, seg_hp hp,
+                                 float mu, int nesterov, int reg)
 {
-    for (size_t i = 0; i < n; i++) {
-        float wi = w[i];
-        float gi = g[i] + hp.wd * wi + hp.l1 * sign_of(wi);
-        wi -= decoupled * wi;
-        float mi = b1 * m[i] + (1.0f - b1) * gi;
-        float si = b2 * s[i] + (1.0f - b2) * gi * gi;
-        m[i] = mi;
-        s[i] = si;
-        w[i] = wi - step_size * mi / (sqrtf(si) * inv_bc2 + eps);
+    float gi = reg ? regularised(g[i], w[i], hp) : g[i];
+    float vi = mu * v[i] + gi;
+    v[i] = vi;
+    w[i] -= hp.lr * (nesterov ? gi + mu * vi : vi);
+}
+
+/* The four loops: Nesterov or not, regularised or not. */
+#define MOMENTUM_BLOCKS(nesterov, reg)                                       \
+    for (; i + NN_VW <= n; i += NN_VW)                                       \
+        for (size_t j = 0; j < NN_VW; j++)                                   \
+            momentum_elem(w, g, v, i + j, hp, mu, nesterov, reg)
+
+NN_KERNEL static void sgd_momentum(float *restrict w, const float *restrict g,
+                                   float *restrict v, size_t n, seg_hp hp,
+                                   float mu, int nesterov)
+{
+    size_t i = 0;
+    int reg = hp.wd != 0.0f || hp.l1 != 0.0f;
+    if (nesterov && reg) MOMENTUM_BLOCKS(1, 1);
+    else if (nesterov) MOMENTUM_BLOCKS(1, 0);
+    else if (reg) MOMENTUM_BLOCKS(0, 1);
+    else MOMENTUM_BLOCKS(0, 0);
+    for (; i < n; i++) momentum_elem(w, g, v, i, hp, mu, nesterov, reg);
+}
+#undef MOMENTUM_BLOCKS
+
+/* Adam's constants for one step: step_size = lr / (1 - b1^t), inv_bc2 =
+ * 1/sqrt(1-b2^t); decoupled = lr*wd for AdamW (0 otherwise, when hp.wd
+ * carries L2). */
+typedef struct adam_hp {
+    float b1, b2, eps, step_size, inv_bc2, decoupled;
+} adam_hp;
+
+static inline void adam_elem(float *restrict w, const float *restrict g,
+                             float *restrict m, float *restrict s, size_t i,
+                             seg_hp hp, adam_hp a, int reg)
+{
+    float wi = w[i];
+    float gi = reg ? regularised(g[i], wi, hp) : g[i];
+    if (reg) wi -= a.decoupled * wi;
+    float mi = a.b1 * m[i] + (1.0f - a.b1) * gi;
+    float si = a.b2 * s[i] + (1.0f - a.b2) * gi * gi;
+    m[i] = mi;
+    s[i] = si;
+    w[i] = wi - a.step_size * mi / (sqrtf(si) * a.inv_bc2 + a.eps);
+}
+
+NN_KERNEL static void adam(float *restrict w, const float *restrict g,
+                           float *restrict m, float *restrict s, size_t n,
+                           seg_hp hp, adam_hp a)
+{
+    size_t i = 0;
+    int reg = hp.wd != 0.0f || hp.l1 != 0.0f || a.decoupled != 0.0f;
+    if (reg) {
+        for (; i + NN_VW <= n; i += NN_VW)
+            for (size_t j = 0; j < NN_VW; j++) adam_elem(w, g, m, s, i + j, hp, a, 1);
+    } else {
+        for (; i + NN_VW <= n; i += NN_VW)
+            for (size_t j = 0; j < NN_VW; j++) adam_elem(w, g, m, s, i + j, hp, a, 0);
     }
+    for (; i < n; i++) adam_elem(w, g, m, s, i, hp, a, 1);
 }
 
 nn_optim *nn_optim_create(const nn_optim_cfg *cfg, size_t n_params,
@@ -158,13 +189,12 @@ static void step_segment(nn_optim *o, const nn_segment *sg, float *params,
                          c->nesterov);
         return;
     }
-    float decoupled = 0.0f;
+    adam_hp a = {c->beta1, c->beta2, c->eps, step_size, inv_bc2, 0.0f};
     if (c->kind == NN_OPT_ADAMW) {
-        decoupled = lr * hp.wd;
+        a.decoupled = lr * hp.wd;
         hp.wd = 0.0f;
     }
-    adam(w, g, o->state + sg->offset, o->state + o->n + sg->offset, n, hp,
-         c->beta1, c->beta2, c->eps, step_size, inv_bc2, decoupled);
+    adam(w, g, o->state + sg->offset, o->state + o->n + sg->offset, n, hp, a);
 }
 
 void nn_optim_step(nn_optim *o, float *params, const float *grads, float lr)

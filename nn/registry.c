@@ -25,6 +25,14 @@ static const nn_layer_ops *const registry[] = {
     &nn_rnn_ops,
     &nn_lstm_ops,
     &nn_gru_ops,
+    &nn_layernorm_ops,
+    &nn_gelu_ops,
+    &nn_position_embedding_ops,
+    &nn_attention_ops,
+    &nn_add_ops,
+    &nn_concat_ops,
+    &nn_global_avgpool_ops,
+    &nn_upsample_ops,
 };
 
 #define N_REGISTRY (sizeof registry / sizeof registry[0])

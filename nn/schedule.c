@@ -67,8 +67,12 @@ int nn_schedule_check(const nn_schedule *s, nn_error *err)
     case NN_SCHED_COSINE:
         if (s->total_steps <= s->warmup_steps)
             return nn_error_set(err, NN_EXIT_USAGE,
-                                "schedule cosine: total_steps %llu must exceed "
-                                "warmup_steps %llu",
+                                "schedule cosine: the run has %llu optimizer "
+                                "steps (training.epochs x steps per epoch) "
+                                "and the warmup takes %llu, which leaves no "
+                                "step for the cosine; train more epochs or "
+                                "shorten the warmup (training.warmup_steps "
+                                "or warmup_epochs)",
                                 (unsigned long long)s->total_steps,
                                 (unsigned long long)s->warmup_steps);
         if (!isfinite(s->min_lr) || s->min_lr < 0 || s->min_lr > s->base_lr)

@@ -61,6 +61,18 @@ void cu_write_bytes(const char *path, const void *data, size_t n, int gz)
     }
 }
 
+int cu_layer_make(nn_layer *l, const char *type, const char *const *kv,
+                  nn_shape in, int quiet)
+{
+    nn_spec s;
+    nn_error err = {0, ""};
+    cu_spec_make(&s, "t", type, kv);
+    int rc = nn_layer_make(l, &s, in, &err);
+    nn_spec_free(&s);
+    if (rc && !quiet) fprintf(stderr, "%s: %s\n", type, err.msg);
+    return rc;
+}
+
 float *cu_rand_floats(size_t n, uint64_t seed, double lo, double hi)
 {
     nn_rng rng;

@@ -12,6 +12,8 @@
 
 #include <CUnit/CUnit.h>
 
+#include "nn/layer.h" /* nn_layer, nn_shape */
+
 typedef struct cu_test {
     const char *name;
     void (*fn)(void);
@@ -30,6 +32,13 @@ int cu_main(const char *program, const cu_suite *suites);
 struct nn_spec;
 void cu_spec_make(struct nn_spec *s, const char *name, const char *type,
                   const char *const *kv);
+
+/* Set up a stand-alone layer (nn_layer_make) of `type` from kv pairs as
+ * above, for samples of shape `in`; its parameters are zeros. Returns 0 or
+ * the create error, which is printed unless `quiet`. Free with
+ * nn_layer_free. */
+int cu_layer_make(nn_layer *l, const char *type, const char *const *kv,
+                  nn_shape in, int quiet);
 
 /* Fresh temporary directory for this test program (created once,
  * removed at exit). */

@@ -9,6 +9,7 @@
 
 #include "nn/check.h"
 #include "nn/earlystop.h"
+#include "nn/memplan.h"
 #include "nn/recurrent.h"
 #include "trainer/objective.h"
 #include "trainer/sampler.h"
@@ -167,6 +168,7 @@ static int run_steps(tr_run *r, size_t steps, double *ep, double *sps,
     int st = 0;
     *done = 0;
     for (size_t k = first; k < steps; k++) {
+        comm_set_step(r->s->comm, r->global_step + 1); /* for timeouts */
         tr_gather(r, k);
         memset(r->step_sums, 0, sizeof r->step_sums);
         st = r->obj_ops->step(r, r->obj);
@@ -295,6 +297,37 @@ static int prepare(tr_run *r, size_t steps)
     return 0;
 }
 
+/* Collective: refuse a run whose groups cannot fit the machine for one
+ * pass of the configured batch (nn/memplan.h), naming what is large,
+ * before their activations are allocated. */
+static int check_memory(tr_run *r)
+{
+    tr_session *s = r->s;
+    if (!r->sampler.ops->steps(r)) return 0; /* too few rows: prepare says */
+    size_t rows = tr_pass_rows(r, r->sampler.ops->max_rows(r));
+    if (rows < 64) rows = 64; /* what every objective reserves at least */
+    nn_mem_plan all = {0}, p;
+    double big = -1;
+    for (size_t g = 0; g < r->n_groups; g++) {
+        nn_mem_plan_model(r->groups[g]->model, rows,
+                          r->groups[g]->optim->n_slots, &p);
+        all.param_bytes += p.param_bytes;
+        all.act_bytes += p.act_bytes;
+        all.total += p.total;
+        if (p.total > big) {
+            big = p.total;
+            memcpy(all.largest, p.largest, sizeof all.largest);
+        }
+    }
+    int st = nn_mem_check(&all, (size_t)comm_local_size(s->comm),
+                          nn_mem_physical(),
+                          "lower training.batch_size, raise "
+                          "training.accumulate, or shrink that layer",
+                          &s->err);
+    if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
+    return tr_agree(s, st);
+}
+
 int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
 {
     memset(r, 0, sizeof *r);
@@ -302,7 +335,8 @@ int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
     r->sampler.ops = tr_sampler_of(&s->cfg.data);
     r->obj_ops = ops ? ops : tr_objective_find(tr_objective_of(&s->cfg));
     NN_CHECK(r->obj_ops, "no objective for this config");
-    int st = tr_agree(s, r->obj_ops->create(r, &r->obj));
+    int st = r->obj_ops->create(r, &r->obj); /* agreed by the objective */
+    if (!st) st = check_memory(r);
     if (st) return st;
     /* Evaluation runs in chunks of at least 64 rows, even when a resumed
      * run has no epoch left. */
@@ -320,7 +354,7 @@ void tr_run_free(tr_run *r)
     free(r->best);
     free(r->batch.x), free(r->batch.y), free(r->batch.local), free(r->batch.ids);
     free(r->sampler.carried);
-    tr_metrics_close(r);
+    if (r->metrics_file) fclose(r->metrics_file);
     memset(r, 0, sizeof *r);
 }
 
@@ -416,6 +450,10 @@ int tr_train(tr_session *s, const tr_objective_ops *ops)
     } else if (!st) {
         st = finish(&r);
     }
+    /* a metrics file that lost records makes an otherwise good run exit 3 */
+    int mst = tr_metrics_close(&r);
+    if (mst && s->rank == 0) fprintf(stderr, "axon: error: %s\n", s->err.msg);
+    if (!st) st = mst;
     tr_run_free(&r);
     return st;
 }

@@ -1,13 +1,18 @@
 /* trainer/main.c - the axon command: arguments, MPI start-up, threads,
  * and the one place that decides the process's exit code. */
 #include <cblas.h>
+#include <errno.h>
+#include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "io/file.h"
 #include "nn/check.h"
+#include "nn/fpu.h"
 #include "trainer/session.h"
 
 #define AXON_VERSION "0.1.0"
@@ -43,10 +48,13 @@ static const char *usage =
     "  -h, --help       this text;  --version  the version\n"
     "\n"
     "exit codes: 0 ok, 1 other error, 2 usage or config error,\n"
-    "            3 data or checkpoint error, 4 training diverged (NaN/Inf)\n";
+    "            3 data or checkpoint error, 4 training diverged (NaN/Inf),\n"
+    "            5 a rank stalled (a collective waited longer than\n"
+    "              training.collective_timeout)\n";
 
 /* What each command needs on its command line. */
-enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4 };
+enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4,
+       WRITES_CHECKPOINTS = 8 };
 
 typedef struct tr_command {
     const char *name;
@@ -55,9 +63,9 @@ typedef struct tr_command {
 } tr_command;
 
 static const tr_command commands[] = {
-    {"train", NEEDS_CONFIG, tr_cmd_train},
+    {"train", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_train},
     {"eval", NEEDS_CONFIG | NEEDS_CHECKPOINT, tr_cmd_eval},
-    {"lstsq", NEEDS_CONFIG, tr_cmd_lstsq},
+    {"lstsq", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_lstsq},
     {"predict", NEEDS_CHECKPOINT | NEEDS_INPUT, tr_cmd_predict},
     {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
 };
@@ -76,20 +84,47 @@ static void fatal_hook(const char *file, int line, const char *msg)
     comm_abort(g_comm, 1, "%s:%d: %s", file, line, msg);
 }
 
-/* A number option's value, entirely numeric. */
+/* Upper bounds of the count options: far beyond any real use, low
+ * enough that every size computed from them fits (sample allocates
+ * --length floats and bytes). */
+#define MAX_SAMPLE_LENGTH ((size_t)100000000) /* 10^8 characters */
+#define MAX_SETS 256
+
+/* A number option's value, entirely numeric and finite. */
 static int number(const char *opt, const char *v, double *out, int rank)
 {
     char *end;
+    errno = 0;
     *out = strtod(v, &end);
-    if (end != v && !*end) return 0;
-    if (rank == 0) fprintf(stderr, "axon: %s: '%s' is not a number\n", opt, v);
+    if (end != v && !*end && isfinite(*out) && errno != ERANGE) return 0;
+    if (rank == 0)
+        fprintf(stderr, "axon: %s: '%s' is not a finite number\n", opt, v);
+    return 2;
+}
+
+/* A count option's value: a whole decimal number in [0, max] (no sign,
+ * exponent or fraction, so nothing wraps or rounds on the way to size_t). */
+static int count(const char *opt, const char *v, uint64_t max, uint64_t *out,
+                 int rank)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10)
+                                                      : 0;
+    if (v[0] >= '0' && v[0] <= '9' && !*end && errno != ERANGE && x <= max) {
+        *out = x;
+        return 0;
+    }
+    if (rank == 0)
+        fprintf(stderr, "axon: %s: '%s' must be a whole number from 0 to "
+                        "%llu\n", opt, v, (unsigned long long)max);
     return 2;
 }
 
 /* Parse argv into o. Returns 0, or 2 with a message on stderr. */
 static int parse_args(int argc, char **argv, tr_options *o, int rank)
 {
-    static char *sets[256];
+    static char *sets[MAX_SETS];
     const char *pos[2] = {NULL, NULL};
     size_t n_pos = 0;
     o->sets = sets;
@@ -100,22 +135,31 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         double x = 0;
+        uint64_t u = 0;
         int bad = 0;
-        if (!strcmp(a, "--set") && v && o->n_sets < 256) sets[o->n_sets++] = argv[++i];
-        else if (!strncmp(a, "--set=", 6) && o->n_sets < 256) sets[o->n_sets++] = argv[i] + 6;
+        int is_set = (!strcmp(a, "--set") && v) || !strncmp(a, "--set=", 6);
+        if (is_set && o->n_sets == MAX_SETS) {
+            if (rank == 0)
+                fprintf(stderr, "axon: more than %d --set options; put the "
+                                "values in the config file instead\n",
+                        MAX_SETS);
+            return 2;
+        }
+        if (!strcmp(a, "--set") && v) sets[o->n_sets++] = argv[++i];
+        else if (!strncmp(a, "--set=", 6)) sets[o->n_sets++] = argv[i] + 6;
         else if (!strcmp(a, "--resume") && v) o->resume = argv[++i];
         else if (!strcmp(a, "--checkpoint") && v) o->checkpoint = argv[++i];
         else if (!strcmp(a, "--out") && v) o->out = argv[++i];
         else if (!strcmp(a, "--prompt") && v) o->prompt = argv[++i];
         else if (!strcmp(a, "--length") && v) {
-            bad = number(a, argv[++i], &x, rank);
-            o->length = (size_t)(x > 0 ? x : 0);
+            bad = count(a, argv[++i], MAX_SAMPLE_LENGTH, &u, rank);
+            o->length = (size_t)u;
         } else if (!strcmp(a, "--temperature") && v) {
             bad = number(a, argv[++i], &x, rank);
             o->temperature = x;
         } else if (!strcmp(a, "--seed") && v) {
-            bad = number(a, argv[++i], &x, rank);
-            o->sample_seed = (uint64_t)(x > 0 ? x : 0);
+            bad = count(a, argv[++i], UINT64_MAX, &u, rank);
+            o->sample_seed = u;
         } else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (a[0] == '-') {
             if (rank == 0)
@@ -168,15 +212,57 @@ static int set_threads(comm_ctx *c)
     return (int)t;
 }
 
-static int run(tr_session *s)
+/* Subnormals flushed to zero on every rank and its BLAS threads
+ * (nn/fpu.h: why, and what it changes); AXON_KEEP_SUBNORMALS=1 keeps IEEE
+ * subnormals. Collective. Returns 1 if every rank flushes them. */
+static int set_fpu(comm_ctx *c)
+{
+    const char *keep = getenv("AXON_KEEP_SUBNORMALS");
+    int on = !(keep && *keep && strcmp(keep, "0"));
+    int flushing = nn_fpu_flush_subnormals(on) && on;
+    int first_bad;
+    return comm_agree(c, !flushing, &first_bad) == 0;
+}
+
+/* Collective. A command that writes checkpoints claims checkpoint.dir
+ * for this job on rank 0 (io/file.h): an exclusive lock held until the
+ * process ends (a second job on the same directory stops here, told the
+ * holder's host and pid), then the temporaries of dead writers are
+ * removed and what --resume auto would read is checked. */
+static int claim_checkpoint_dir(tr_session *s, int *lock_fd)
+{
+    const char *dir = s->cfg.ckpt.dir;
+    int st = 0;
+    if (s->rank == 0 && dir) {
+        size_t removed = 0;
+        st = io_dir_lock(dir, lock_fd, &s->err);
+        if (!st) st = io_remove_stale_temps(dir, &removed, &s->err);
+        if (!st && removed)
+            tr_say(s, "%s: removed %zu temporary file%s of writers that "
+                      "died\n", dir, removed, removed == 1 ? "" : "s");
+        if (!st && s->opt->resume && !strcmp(s->opt->resume, "auto"))
+            st = io_check_resume_dir(dir, "last.ckpt", &s->err);
+    }
+    return tr_agree(s, st);
+}
+
+static int run(tr_session *s, int *lock_fd)
 {
     const tr_command *c = find_command(s->opt->command);
     int st;
+    /* predict and sample run on rank 0 alone while the others wait for
+     * its result: no collective timeout there */
+    if (!(c->needs & NEEDS_CONFIG)) comm_set_timeout(s->comm, 0);
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
+        comm_set_timeout(s->comm, s->cfg.train.collective_timeout);
+        if ((c->needs & WRITES_CHECKPOINTS) &&
+            (st = claim_checkpoint_dir(s, lock_fd)))
+            return st;
         if ((st = tr_load_data(s))) return st;
         if ((st = tr_check_agreement(s))) return st;
-        /* a training run's objective builds its own models */
+        /* a training run's objective builds its own models (and checks
+         * that they fit the machine, trainer/loop.c) */
         if (strcmp(c->name, "train") && (st = tr_build_model(s))) return st;
     }
     return c->run(s);
@@ -213,15 +299,19 @@ int main(int argc, char **argv)
     /* output on standard output must be the only thing there */
     if (!o.config && !o.out) o.quiet = 1;
     int threads = set_threads(c);
+    int flushing = set_fpu(c);
     tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
                     .opt = &o};
     tr_say(&s, "axon %s: %s %s on %d rank%s, %d node%s (%d per node), %d "
-               "BLAS thread%s per rank\n",
+               "BLAS thread%s per rank, subnormals %s\n",
            AXON_VERSION, o.command, o.config ? o.config : o.checkpoint, s.size, s.size == 1 ? "" : "s",
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
-           comm_local_size(c), threads, threads == 1 ? "" : "s");
-    st = run(&s);
+           comm_local_size(c), threads, threads == 1 ? "" : "s",
+           flushing ? "flushed to zero" : "kept");
+    int lock_fd = -1;
+    st = run(&s, &lock_fd);
     tr_session_free(&s);
+    io_dir_unlock(lock_fd);
     comm_finalize(c);
     return st;
 }

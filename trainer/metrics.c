@@ -88,10 +88,31 @@ int tr_metrics_open(tr_run *r, int append)
     return 0;
 }
 
-void tr_metrics_close(tr_run *r)
+int tr_metrics_close(tr_run *r)
 {
-    if (r->metrics_file) fclose(r->metrics_file);
+    FILE *f = r->metrics_file;
+    if (!f) return 0;
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
     r->metrics_file = NULL;
+    if (!bad) return 0;
+    return nn_error_set(&r->s->err, NN_EXIT_DATA,
+                        "%s: the metrics file could not be written "
+                        "completely; check the disk and the path in "
+                        "logging.metrics", r->s->cfg.log.metrics);
+}
+
+/* After a record: flush it, and warn once (the stream's error flag stays
+ * set; had_error is its value before the record) when a write failed. The
+ * run then ends with exit 3 (tr_metrics_close). */
+static void flush_record(tr_run *r, int had_error)
+{
+    FILE *f = r->metrics_file;
+    if (fflush(f) == 0 && !ferror(f)) return;
+    if (!had_error)
+        fprintf(stderr, "axon: warning: %s: cannot write metrics: %s; "
+                        "training goes on, the run will exit 3\n",
+                r->s->cfg.log.metrics, strerror(errno));
 }
 
 /* JSON has no NaN: write null for values that are not finite. */
@@ -160,6 +181,7 @@ void tr_report_epoch(tr_run *r, const double *sums, const double *val,
                text[0] ? text + 1 : "", sps, dt);
     FILE *f = r->metrics_file;
     if (!f) return;
+    int had_error = ferror(f);
     const tr_metrics *m = &r->metrics;
     fprintf(f, "{\"epoch\":%llu,\"step\":%llu", (unsigned long long)epoch,
             (unsigned long long)r->global_step);
@@ -184,7 +206,7 @@ void tr_report_epoch(tr_run *r, const double *sums, const double *val,
     json_num(f, "samples_per_sec", sps);
     json_num(f, "elapsed", comm_wtime() - r->t0);
     fprintf(f, ",\"ranks\":%d}\n", s->size);
-    fflush(f);
+    flush_record(r, had_error);
 }
 
 void tr_report_final(tr_run *r, const char *split, const double *sums)
@@ -203,6 +225,7 @@ void tr_report_final(tr_run *r, const char *split, const double *sums)
     tr_say(r->s, "%s: %s (%.0f samples)\n", split, text, sums[r->metrics.count]);
     FILE *f = r->metrics_file;
     if (!f) return;
+    int had_error = ferror(f);
     fprintf(f, "{\"final\":true,\"split\":\"%s\",\"step\":%llu", split,
             (unsigned long long)r->global_step);
     for (size_t i = 0; i < m->n_views; i++)
@@ -210,5 +233,5 @@ void tr_report_final(tr_run *r, const char *split, const double *sums)
             json_num(f, m->views[i].eval_key,
                      tr_view_value(&m->views[i], sums) / m->views[i].scale);
     fprintf(f, ",\"samples\":%.0f}\n", sums[r->metrics.count]);
-    fflush(f);
+    flush_record(r, had_error);
 }

@@ -17,9 +17,8 @@
 
 typedef struct tr_objective_ops {
     const char *name;
-    /* Build groups and state (*obj); check the config. Collective; 0 or
-     * an exit code with r->s->err set (agreed across ranks by the
-     * caller). */
+    /* Build groups and state (*obj); check the config. Collective: the
+     * same status on every rank (tr_agree), 0 or an exit code. */
     int (*create)(tr_run *r, void **obj);
     void (*destroy)(void *obj);
     /* Buffers for steps of up to `rows` local rows per pass. */

@@ -6,7 +6,10 @@
  *
  * Output, CSV with a header: for cross_entropy "row,class,p0,..,pK-1"
  * (softmax probabilities); for bce "row,p0,.." (sigmoid); for mse
- * "row,y0,..". Rows are numbered from 0 in input order. */
+ * "row,y0,..". Rows are numbered from 0 in input order. A sequence
+ * classifier (output [T, K], e.g. the char LSTM: a class per step) gets
+ * one line per step, "row,step,class,p0,..,pK-1", each step's K
+ * probabilities a softmax of its own (steps numbered from 0). */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -84,31 +87,35 @@ static int normalise(tr_session *s, io_ckpt *c, float *x, size_t rows,
 static void write_header(FILE *f, const tr_session *s, size_t dim)
 {
     int ce = !strcmp(s->loss->name, "cross_entropy");
-    fprintf(f, "row%s", ce ? ",class" : "");
+    fprintf(f, "row%s%s", s->loss_steps > 1 ? ",step" : "",
+            ce ? ",class" : "");
     for (size_t j = 0; j < dim; j++)
         fprintf(f, ",%s%zu", strcmp(s->loss->name, "mse") ? "p" : "y", j);
     fputc('\n', f);
 }
 
-/* Forward every row in chunks; write one CSV line per row. */
+/* Forward every row in chunks; write one CSV line per row and step. The
+ * output of a row is loss_steps groups of loss_dim values (tr_loss_layout):
+ * a softmax is taken over each group alone. */
 static int write_predictions(tr_session *s, const float *x, size_t rows,
                              size_t xw, FILE *f)
 {
-    size_t dim = nn_shape_size(nn_model_out_shape(s->model)), chunk = 256;
+    size_t steps = s->loss_steps, dim = s->loss_dim, chunk = 256;
     int ce = !strcmp(s->loss->name, "cross_entropy");
     int bce = !strcmp(s->loss->name, "bce");
-    float *p = nn_xalloc_floats(chunk * dim);
+    float *p = nn_xalloc_floats(chunk * steps * dim);
     nn_pass pass = {.training = 0, .seed = s->cfg.train.seed};
     nn_model_reserve(s->model, chunk);
     write_header(f, s, dim);
     for (size_t at = 0; at < rows; at += chunk) {
         size_t n = rows - at < chunk ? rows - at : chunk;
         const float *y = nn_model_forward(s->model, x + at * xw, n, &pass);
-        if (ce) nn_softmax_rows(y, p, n, dim);
-        else memcpy(p, y, n * dim * sizeof *p);
-        for (size_t i = 0; i < n; i++) {
+        if (ce) nn_softmax_rows(y, p, n * steps, dim);
+        else memcpy(p, y, n * steps * dim * sizeof *p);
+        for (size_t i = 0; i < n * steps; i++) {
             float *r = p + i * dim;
-            fprintf(f, "%zu", at + i);
+            fprintf(f, "%zu", at + i / steps);
+            if (steps > 1) fprintf(f, ",%zu", i % steps);
             if (ce) {
                 size_t best = 0;
                 for (size_t j = 1; j < dim; j++) if (r[j] > r[best]) best = j;
@@ -152,6 +159,11 @@ static int predict(tr_session *s)
     tr_loss_layout(s);
     size_t xw = nn_shape_size(in);
     if ((st = read_inputs(s, xw, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))
+        goto done;
+    /* ids for a first embedding layer are checked here, not in the layer */
+    size_t vocab = nn_model_token_vocab(s->model);
+    if (vocab && (st = io_check_token_ids(s->opt->input, x, rows, xw, 0,
+                                          vocab, &s->err)))
         goto done;
     f = s->opt->out ? fopen(s->opt->out, "w") : stdout;
     if (!f) {

@@ -152,7 +152,9 @@ double tr_view_value(const tr_view *v, const double *sums);
 const tr_view *tr_metrics_find_eval(const tr_metrics *m, const char *monitor);
 
 int tr_metrics_open(tr_run *r, int append);
-void tr_metrics_close(tr_run *r);
+/* Close the metrics file: NN_EXIT_DATA (err set) when a record could not
+ * be written or the close failed, so the run's exit says so. */
+int tr_metrics_close(tr_run *r);
 /* The progress line; `sums` over the window since the last one. */
 void tr_report_progress(tr_run *r, size_t step, size_t steps,
                         const double *sums, double sps, double eta);

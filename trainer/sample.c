@@ -158,6 +158,10 @@ static int tr_sample_text(tr_session *s, io_ckpt *c)
     int st = load_model(s, c);
     if (!st) st = check_layout(s, V, &T);
     if (st) return st;
+    if (count > SIZE_MAX / sizeof(float) - 1 - plen) /* main bounds it too */
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "--length %zu with a %zu-byte prompt is too "
+                            "long", count, plen);
     float *toks = nn_xalloc_floats(plen + count + 1);
     char *text = nn_xmalloc(plen + count + 1);
     nn_rng rng;

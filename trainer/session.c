@@ -148,6 +148,13 @@ int tr_load_data(tr_session *s)
         v.test_labels = d->val_labels;
         st = io_dataset_load(&s->val, &v, IO_SPLIT_TEST, r, p, &s->err);
     }
+    /* Every file meets the same model: the training file's sample shape. */
+    if (!st && s->have_test)
+        st = io_dataset_check_shape(&s->test, s->train.x_shape,
+                                    s->train.y_width, s->train.name, &s->err);
+    if (!st && s->have_val)
+        st = io_dataset_check_shape(&s->val, s->train.x_shape,
+                                    s->train.y_width, s->train.name, &s->err);
     if ((st = tr_agree(s, st))) return st;
     if (s->train.vocab) { /* text: the ids' meaning, kept in checkpoints */
         s->vocab_len = s->train.vocab_len;
@@ -235,14 +242,18 @@ static int check_labels(tr_session *s, const io_dataset *d)
 static int check_tokens(tr_session *s)
 {
     const nn_layer *l = &s->model->layers[0];
-    if (!s->vocab || strcmp(l->ops->type, "embedding")) return 0;
-    size_t dim = l->out.dim[l->out.ndim - 1];
-    size_t rows = dim ? l->views[0].count / dim : 0;
-    if (rows >= s->vocab_len) return 0;
-    return nn_error_set(&s->err, NN_EXIT_USAGE,
-                        "layer '%s': vocab %zu is smaller than the %zu "
-                        "characters of %s",
-                        l->name, rows, s->vocab_len, s->train.name);
+    size_t rows = nn_model_token_vocab(s->model);
+    if (!rows) return 0;
+    if (s->vocab && rows < s->vocab_len)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "layer '%s': vocab %zu is smaller than the %zu "
+                            "characters of %s",
+                            l->name, rows, s->vocab_len, s->train.name);
+    /* Any other data feeding an embedding: every input must be an id. */
+    int st = io_dataset_check_ids(&s->train, rows, &s->err);
+    if (!st && s->have_test) st = io_dataset_check_ids(&s->test, rows, &s->err);
+    if (!st && s->have_val) st = io_dataset_check_ids(&s->val, rows, &s->err);
+    return st;
 }
 
 int tr_build_model(tr_session *s)
@@ -262,7 +273,9 @@ int tr_build_model(tr_session *s)
         if (!st && s->have_val) st = check_labels(s, &s->val);
         if (!st) st = check_tokens(s);
     }
-    if (st) nn_error_prefix(&s->err, "%s: ", s->opt->config);
+    /* name the config once: layer errors already start with it */
+    if (st && strncmp(s->err.msg, s->opt->config, strlen(s->opt->config)))
+        nn_error_prefix(&s->err, "%s: ", s->opt->config);
     if ((st = tr_agree(s, st))) return st;
     /* Initialise on rank 0 (broadcast by whoever trains it). */
     if (s->rank == 0) nn_model_init(s->model, s->cfg.train.seed);

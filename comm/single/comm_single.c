@@ -17,6 +17,17 @@ struct comm_ctx {
     int unused;
 };
 
+/* One rank never waits for another: timeouts and steps are not needed. */
+void comm_set_timeout(comm_ctx *c, double seconds)
+{
+    (void)c, (void)seconds;
+}
+
+void comm_set_step(comm_ctx *c, uint64_t step)
+{
+    (void)c, (void)step;
+}
+
 comm_ctx *comm_init(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -35,27 +46,31 @@ int comm_local_size(const comm_ctx *c) { (void)c; return 1; }
 int comm_nodes(const comm_ctx *c) { (void)c; return 1; }
 const char *comm_host(const comm_ctx *c) { (void)c; return "localhost"; }
 
-int comm_allreduce_sum(comm_ctx *c, float *buf, size_t count)
+int comm_allreduce_sum_at(comm_ctx *c, float *buf, size_t count,
+                          const char *site)
 {
-    (void)c, (void)buf, (void)count;
+    (void)c, (void)buf, (void)count, (void)site;
     return 0;
 }
 
-int comm_allreduce_sum_d(comm_ctx *c, double *buf, size_t count)
+int comm_allreduce_sum_d_at(comm_ctx *c, double *buf, size_t count,
+                            const char *site)
 {
-    (void)c, (void)buf, (void)count;
+    (void)c, (void)buf, (void)count, (void)site;
     return 0;
 }
 
-int comm_allreduce_max_i64(comm_ctx *c, int64_t *buf, size_t count)
+int comm_allreduce_max_i64_at(comm_ctx *c, int64_t *buf, size_t count,
+                              const char *site)
 {
-    (void)c, (void)buf, (void)count;
+    (void)c, (void)buf, (void)count, (void)site;
     return 0;
 }
 
-int comm_iallreduce_sum(comm_ctx *c, float *buf, size_t count, int *req)
+int comm_iallreduce_sum_at(comm_ctx *c, float *buf, size_t count, int *req,
+                           const char *site)
 {
-    (void)c, (void)buf, (void)count;
+    (void)c, (void)buf, (void)count, (void)site;
     *req = -1; /* one rank: nothing to do */
     return 0;
 }
@@ -85,39 +100,41 @@ int comm_is_shared(const comm_ctx *c, const float *buf, size_t count)
     return 0;
 }
 
-int comm_bcast_bytes(comm_ctx *c, void *buf, size_t bytes, int root)
+int comm_bcast_bytes_at(comm_ctx *c, void *buf, size_t bytes, int root,
+                        const char *site)
 {
-    (void)c, (void)buf, (void)bytes;
+    (void)c, (void)buf, (void)bytes, (void)site;
     return root != 0;
 }
 
-int comm_gather_bytes(comm_ctx *c, const void *send, size_t bytes, void *recv,
-                      int root)
+int comm_gather_bytes_at(comm_ctx *c, const void *send, size_t bytes,
+                         void *recv, int root, const char *site)
 {
-    (void)c;
+    (void)c, (void)site;
     if (root != 0) return 1;
     if (bytes) memmove(recv, send, bytes);
     return 0;
 }
 
-int comm_gatherv_bytes(comm_ctx *c, const void *send, size_t bytes,
-                       void *recv, const size_t *counts, int root)
+int comm_gatherv_bytes_at(comm_ctx *c, const void *send, size_t bytes,
+                          void *recv, const size_t *counts, int root,
+                          const char *site)
 {
-    (void)c;
+    (void)c, (void)site;
     if (root != 0 || (counts && counts[0] != bytes)) return 1;
     if (bytes) memmove(recv, send, bytes);
     return 0;
 }
 
-int comm_barrier(comm_ctx *c)
+int comm_barrier_at(comm_ctx *c, const char *site)
 {
-    (void)c;
+    (void)c, (void)site;
     return 0;
 }
 
-int comm_agree(comm_ctx *c, int status, int *first_bad)
+int comm_agree_at(comm_ctx *c, int status, int *first_bad, const char *site)
 {
-    (void)c;
+    (void)c, (void)site;
     if (first_bad) *first_bad = status ? 0 : -1;
     return status;
 }

@@ -27,25 +27,7 @@
 #include "io/config.h"
 #include "nn/check.h"
 #include "nn/model.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+#include "tests/bench/bench.h"
 
 /* One SGEMM call as the layers make it (row-major). */
 typedef struct gemm {
@@ -67,38 +49,20 @@ static double time_gemm(const gemm *g, size_t reps, double budget)
     for (size_t i = 0; i < bsz; i++) b[i] = (float)(i % 5) * 0.01f;
     double flops = 2.0 * g->m * g->n * g->k;
     size_t inner = (size_t)(2e-4 / (flops / 50e9)) + 1; /* ~0.2 ms a batch */
-    double *t = nn_xcalloc(reps, sizeof *t), t0 = now();
+    double *t = nn_xcalloc(reps, sizeof *t), t0 = bench_now();
     size_t done = 0;
     for (size_t r = 0; r < reps + 3; r++) {
-        double s = now();
+        double s = bench_now();
         for (size_t i = 0; i < inner; i++)
             cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans,
                         g->tb ? CblasTrans : CblasNoTrans, g->m, g->n, g->k,
                         1.0f, a, (int)lda, b, (int)ldb, g->beta, c, g->n);
-        if (r >= 3) t[done++] = (now() - s) / (double)inner; /* 3 warm-ups */
-        if (done >= 5 && now() - t0 > budget) break;
+        if (r >= 3) t[done++] = (bench_now() - s) / (double)inner; /* 3 warm-ups */
+        if (done >= 5 && bench_now() - t0 > budget) break;
     }
-    double med = median(t, done);
+    double med = bench_median(t, done);
     free(t), free(a), free(b), free(c);
     return med;
-}
-
-/* Bytes copied per second by memcpy between 64 MiB buffers. */
-static double memcpy_gbs(size_t reps)
-{
-    size_t bytes = (size_t)64 << 20;
-    char *a = nn_xmalloc(bytes), *b = nn_xmalloc(bytes);
-    memset(a, 1, bytes);
-    memset(b, 2, bytes);
-    double *t = nn_xcalloc(reps, sizeof *t);
-    for (size_t r = 0; r < reps; r++) {
-        double s = now();
-        memcpy(r % 2 ? a : b, r % 2 ? b : a, bytes);
-        t[r] = now() - s;
-    }
-    double med = median(t, reps);
-    free(t), free(a), free(b);
-    return (double)bytes / med / 1e9;
 }
 
 static int load_model(const char *path, nn_shape in, nn_model **m,
@@ -207,7 +171,7 @@ int main(int argc, char **argv)
         printf("  \"gemm_shapes_gflops\": %.2f,\n", 1e-9 * step_flops / step);
         printf("  \"gemm_ceiling_samples_s\": %.0f,\n", rows / step);
     }
-    printf("  \"memcpy_gbs\": %.2f\n}\n", memcpy_gbs(quick ? 3 : 9));
+    printf("  \"memcpy_gbs\": %.2f\n}\n", bench_memcpy_gbs((size_t)64 << 20, quick ? 3 : 9));
     nn_model_destroy(m);
     return 0;
 }

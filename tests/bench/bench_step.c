@@ -39,6 +39,7 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
+#include "tests/bench/bench.h"
 #include "trainer/objective.h"
 #include "trainer/sampler.h"
 
@@ -56,19 +57,6 @@ typedef struct bench_opts {
     tr_sync_mode modes[4];
     const char *ckpt_dir;
 } bench_opts;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, size_t n)
-{
-    if (n == 0) return 0.0;
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* Peak resident set of this process in bytes (VmHWM), 0 if unknown. */
 static size_t vm_hwm(void)
@@ -293,9 +281,9 @@ static int bench_ckpt(tr_run *r, bench_opts *b, size_t *pos)
     if (bad) return 1;
     /* The delay: median over rounds of the block with a save minus the
      * block without of the same round (paired: drift cancels). */
-    double none = median(blocks[0], ROUNDS), d[ROUNDS];
+    double none = bench_median(blocks[0], ROUNDS), d[ROUNDS];
     for (int i = 0; i < ROUNDS; i++) d[i] = blocks[1][i] - blocks[0][i];
-    double delay = median(d, ROUNDS), st = median(stall, ROUNDS);
+    double delay = bench_median(d, ROUNDS), st = bench_median(stall, ROUNDS);
     if (s->rank == 0)
         printf(",\n  \"ckpt\": {\"raw_bytes\": %.0f, \"file_bytes\": %.0f, "
                "\"ratio\": %.4f, \"stall_ms\": %.3f, \"write_mbs\": %.1f, "
@@ -357,7 +345,7 @@ static void report(const tr_run *r, tr_sync_mode mode, const double *t,
            steps);
     for (int p = 0; p < PH_N; p++) {
         for (size_t k = 0; k < steps; k++) col[k] = t[k * PH_N + p];
-        printf(", \"%s_us\": %.2f", ph_name[p], 1e6 * median(col, steps));
+        printf(", \"%s_us\": %.2f", ph_name[p], 1e6 * bench_median(col, steps));
     }
     for (size_t k = 0; k < steps; k++) col[k] = t[k * PH_N + PH_STEP];
     for (size_t k = 0; k < steps; k++) total += col[k];
@@ -371,9 +359,9 @@ static void report(const tr_run *r, tr_sync_mode mode, const double *t,
         for (size_t j = k; j < k + len; j++) sum += col[j];
         win[n_win++] = B * (double)len / sum;
     }
-    double wall = median(win, n_win);
+    double wall = bench_median(win, n_win);
     free(win);
-    double med = median(col, steps); /* sorts col */
+    double med = bench_median(col, steps); /* sorts col */
     printf(", \"step_p90_us\": %.1f, \"step_max_us\": %.1f, "
            "\"samples_s\": %.1f, \"samples_s_wall\": %.1f, "
            "\"samples_s_mean\": %.1f}",

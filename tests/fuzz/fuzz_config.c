@@ -5,7 +5,9 @@
  * NUL-separated "--set" overrides ("a.b=v"). The text is handed over
  * with its exact length and no terminator, so ASan sees any over-read.
  * A successful parse must have filled the fields every config has (loss,
- * data.format) and named every layer of model.layers.
+ * data.format) and named every layer of model.layers, and every count
+ * must be within the bounds that keep products of two counts in 64 bits
+ * (batch size, micro-batches: 2^24; epochs, steps, rows: 10^12).
  */
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t */
@@ -61,6 +63,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < cfg.n_layers; i++)
             if (!cfg.layers[i].type || !cfg.layers[i].name) abort();
         if (cfg.text_len != text_n || cfg.text[text_n] != '\0') abort();
+        const io_train_cfg *t = &cfg.train;
+        if (t->batch_size > ((size_t)1 << 24) || t->accumulate > ((size_t)1 << 24) ||
+            t->epochs > 1000000000000u || t->max_steps > 1000000000000u ||
+            cfg.data.limit > 1000000000000u)
+            abort();
+        if (!(t->collective_timeout >= 0 && t->collective_timeout <= 1e6)) abort();
     }
     io_config_free(&cfg);
     io_config_free(&cfg); /* twice is fine, says the header */

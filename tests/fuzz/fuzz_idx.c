@@ -5,7 +5,10 @@
  * mode, the rest how many bytes a cut gzip member loses), byte 1 = the rows
  * asked for (low nibble lo; high nibble 0 = to the end, else hi = lo + k-1),
  * then the file's bytes. A successful read must return exactly
- * (hi - lo) * sample floats, each a byte value 0..255.
+ * (hi - lo) * sample floats, each a byte value 0..255. A read through the
+ * last row must also have checked the end: it cannot succeed on a gzip
+ * member with its trailer cut, and when it succeeds the file holds exactly
+ * the header and the declared rows (no rows past the count).
  */
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t */
@@ -33,6 +36,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (hi == (size_t)-1) hi = total;
     if (lo > hi || hi > total) abort();
+    int mode = fuzz_mode(data[0]);
+    if (hi == total && hi > lo && mode == FUZZ_GZIP_CUT) abort();
+    if (hi == total && hi > lo && mode == FUZZ_GZIP && size >= 6) {
+        /* plain content = data + 2: magic, data[5] dims, then the rows */
+        size_t header = 4 + 4 * (size_t)data[5];
+        if (size - 2 != header + total * nn_shape_size(shape)) abort();
+    }
     /* Touch every element: ASan reports a short allocation. */
     size_t n = (hi - lo) * nn_shape_size(shape);
     for (size_t i = 0; i < n; i++)

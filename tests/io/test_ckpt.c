@@ -1186,7 +1186,7 @@ static void test_bad_magic_and_missing(void)
                          "not an axon checkpoint (bad magic)"));
     tpath(path, sizeof path, "no-such.ckpt");
     CU_ASSERT(read_fails(path, "No such file or directory"));
-    CU_ASSERT(read_fails(cu_tmpdir(), "Is a directory"));
+    CU_ASSERT(read_fails(cu_tmpdir(), "not a regular file (a directory)"));
     free(b);
 }
 

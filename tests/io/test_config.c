@@ -488,7 +488,7 @@ static void test_wrong_types(void)
 static void test_out_of_range(void)
 {
     EXPECT_ERROR(edit(11, "  epochs: 0\n"), "test.yaml:11: ",
-                 "training.epochs: 0 is out of range [1, inf)");
+                 "training.epochs: 0 is out of range [1, 1000000000000]");
     EXPECT_ERROR(edit(13, "  lr: 0\n"), "test.yaml:13: ", "training.lr");
     EXPECT_ERROR(edit(14, "optimizer:\n  momentum: 1.0\n"), "test.yaml:15: ",
                  "optimizer.momentum");
@@ -505,6 +505,17 @@ static void test_out_of_range(void)
     EXPECT_ERROR(edit(12, "  batch_size: 99999999999999999999999\n"),
                  "test.yaml:12: ",
                  "training.batch_size: 99999999999999999999999 is too large");
+    /* counts whose products would wrap: bounded in the key table */
+    EXPECT_ERROR(edit(12, "  batch_size: 18446744073709551615\n"),
+                 "test.yaml:12: ", "training.batch_size: 18446744073709551615 "
+                                   "is out of range [1, 16777216]");
+    EXPECT_ERROR(edit(12, "  batch_size: 16777217\n"), "test.yaml:12: ",
+                 "out of range [1, 16777216]");
+    EXPECT_ERROR(edit(13, "  lr: 0.1\n  accumulate: 18446744073709551615\n"),
+                 "test.yaml:14: ", "training.accumulate: "
+                 "18446744073709551615 is out of range [1, 16777216]");
+    EXPECT_ERROR(edit(11, "  epochs: 1000000000001\n"), "test.yaml:11: ",
+                 "training.epochs: 1000000000001 is out of range");
 }
 
 static void test_missing_keys(void)
@@ -557,6 +568,13 @@ static void test_yaml_errors(void)
                  "only one YAML document");
     EXPECT_ERROR(edit(5, "loss: &l mse\n"), "test.yaml:5:", "anchors");
     EXPECT_ERROR(edit(5, "loss: !!str mse\n"), "test.yaml:5:", "tags");
+    /* a \0 escape must not cut a key or a string short */
+    EXPECT_ERROR(edit(13, "  \"lr\\0junk\": 0.1\n"), "test.yaml:13:",
+                 "NUL character");
+    EXPECT_ERROR(edit(5, "loss: \"mse\\0junk\"\n"), "test.yaml:5:",
+                 "NUL character");
+    EXPECT_ERROR(edit(8, "  train: \"a.idx\\x00b\"\n"), "test.yaml:8:",
+                 "NUL character");
 }
 
 static void test_empty_and_not_a_map(void)
@@ -665,7 +683,7 @@ static void test_schedule_errors(void)
     EXPECT_ERROR(edit(14, "  schedule: exponential\n  gamma: 0.5\n"),
                  "test.yaml:10: ", "training.decay_steps: required");
     EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 0\n"), "test.yaml:15: ",
-                 "training.step_size: 0 is out of range [1, inf)");
+                 "training.step_size: 0 is out of range [1, 1000000000000]");
     EXPECT_ERROR(edit(14, "  schedule: step\n  step_size: 4\n"
                           "  step_size_epochs: 1\n"), "test.yaml:16: ",
                  "training.step_size_epochs: give training.step_size or "
@@ -699,7 +717,7 @@ static void test_schedule_errors(void)
                  "test.yaml:15: ",
                  "training.warmup_epochs: 1 leaves no epoch for the cosine");
     EXPECT_ERROR(edit(14, "  accumulate: 0\n"), "test.yaml:14: ",
-                 "training.accumulate: 0 is out of range [1, inf)");
+                 "training.accumulate: 0 is out of range [1, 16777216]");
     EXPECT_ERROR(edit(14, "  accumulate: 33\n"), "test.yaml:14: ",
                  "training.accumulate: 33 micro-batches exceed "
                  "training.batch_size 32");
@@ -832,7 +850,7 @@ static void test_early_stopping_errors(void)
     snprintf(text, sizeof text, "%searly_stopping:\n  patience: 0\n",
              edit(9, val));
     EXPECT_ERROR(text, "test.yaml:16: ", "early_stopping.patience: 0 is out of "
-                                         "range [1, inf)");
+                                         "range [1, 1000000000000]");
     snprintf(text, sizeof text, "%searly_stopping:\n  min_delta: -0.1\n",
              edit(9, val));
     EXPECT_ERROR(text, "test.yaml:16: ", "early_stopping.min_delta");

@@ -304,6 +304,51 @@ static void test_idx_truncated(void)
                                        "magic, got 0");
 }
 
+/* Gzip streams whose end is not what the header says: the trailer (CRC32
+ * and length, the last 8 bytes) cut off or damaged, and rows past the
+ * declared count. Reading the first rows succeeds; the reader of the last
+ * rows sees the problem. */
+static void test_idx_gzip_trailer(void)
+{
+    const char *full = cu_tmp_path("trailer.idx.gz");
+    write_images(full, 40, 4, 4, 1);
+    static unsigned char comp[1 << 16];
+    FILE *f = fopen(full, "rb");
+    CU_ASSERT_FATAL(f != NULL);
+    size_t n = fread(comp, 1, sizeof comp, f);
+    fclose(f);
+    CU_ASSERT_FATAL(n > 16 && n < sizeof comp);
+    size_t total = 0;
+    nn_shape s;
+    float *x = NULL;
+    nn_error err;
+    for (size_t cut = 1; cut <= 8; cut++) {
+        const char *p = cu_tmp_path("no-trailer.idx.gz");
+        cu_write_bytes(p, comp, n - cut, 0);
+        CU_ASSERT_EQUAL(idx_read(p, 0, 3, &total, &s, &x, &err), 0);
+        free(x);
+        x = NULL;
+        expect_idx_error(p, 0, (size_t)-1, "without its trailer");
+        expect_idx_error(p, 30, 40, "without its trailer");
+    }
+    /* a flipped CRC byte, then a flipped length byte */
+    for (size_t k = 8; k >= 1; k -= 4) {
+        const char *p = cu_tmp_path("bad-crc.idx.gz");
+        comp[n - k] ^= 0x5a;
+        cu_write_bytes(p, comp, n, 0);
+        comp[n - k] ^= 0x5a;
+        expect_idx_error(p, 0, (size_t)-1, "corrupt gzip data");
+    }
+    /* 41 images of data under a header declaring 40 */
+    unsigned dims[2] = {4, 4};
+    const char *p = cu_tmp_path("rows-past.idx.gz");
+    write_idx_raw(p, 0x08, 40, dims, 2, 41 * 16, 1);
+    expect_idx_error(p, 0, (size_t)-1, "data past the end of the 40 samples");
+    expect_idx_error(p, 39, 40, "data past the end");
+    CU_ASSERT_EQUAL(idx_read(p, 0, 39, &total, &s, &x, &err), 0);
+    free(x);
+}
+
 static void test_idx_missing_and_range(void)
 {
     const char *p = cu_tmp_path("does-not-exist.idx");
@@ -853,6 +898,7 @@ static const cu_test idx_tests[] = {
     {"bad headers", test_idx_bad_header},
     {"huge count, tiny file", test_idx_huge_count},
     {"truncated plain and gzip", test_idx_truncated},
+    {"gzip trailer, rows past the count", test_idx_gzip_trailer},
     {"missing file, bad range", test_idx_missing_and_range},
     {NULL, NULL}};
 static const cu_test load_tests[] = {

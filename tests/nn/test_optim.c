@@ -1,6 +1,9 @@
 /* tests/nn/test_optim.c - every optimizer against a hand-written double
  * reference (PyTorch's update rules) over several steps on a tiny arena,
- * decay only on decayed segments, frozen and buffer segments untouched. */
+ * decay only on decayed segments, frozen and buffer segments untouched;
+ * and every update path (SGD plain, L2, L1, momentum, Nesterov, Adam,
+ * AdamW) against a scalar float loop in the same operation order, value
+ * for value, on an arena long enough for the vectorised blocks. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +248,128 @@ static void test_frozen_bitwise(void)
     }
 }
 
+/* A longer arena: segments of odd lengths at offsets that are not
+ * multiples of 8, so every kernel runs its blocks and its tail. */
+#define NL 1000
+static const nn_segment long_segs[] = {
+    {0, 517, NN_PARAM_DECAY, 1},   {517, 13, 0, 1},
+    {530, 301, NN_PARAM_DECAY, 0}, {831, 7, NN_PARAM_BUFFER, 1},
+    {838, 162, NN_PARAM_DECAY, 1},
+};
+#define NLSEG (sizeof long_segs / sizeof long_segs[0])
+
+/* Weights and gradients in [-1, 1) with exact zeros among them (every 11th
+ * weight, every 7th gradient), where sign(w) and an L1 step matter. */
+static void long_data(float *v, size_t n, uint64_t seed, size_t zero_every)
+{
+    nn_rng r;
+    nn_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++)
+        v[i] = i % zero_every == 3 ? 0.0f : (float)(2.0 * nn_rng_uniform(&r) - 1.0);
+}
+
+/* One step of the update on one segment, a scalar float loop written from
+ * the definitions at the top of nn/optim.c, in the same order. */
+static void scalar_step(const nn_optim_cfg *c, float lr, float step_size,
+                        float inv_bc2, int dec, float *w, const float *g,
+                        float *m, float *s, size_t n)
+{
+    float wd = dec ? c->weight_decay : 0.0f, l1 = dec ? c->l1 : 0.0f;
+    float decoupled = c->kind == NN_OPT_ADAMW ? lr * wd : 0.0f;
+    if (c->kind == NN_OPT_ADAMW) wd = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float sgn = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
+        float gi = g[i] + wd * w[i] + l1 * sgn;
+        if (c->kind == NN_OPT_SGD) {
+            if (c->momentum == 0.0f) {
+                w[i] -= lr * gi;
+                continue;
+            }
+            m[i] = c->momentum * m[i] + gi;
+            w[i] -= lr * (c->nesterov ? gi + c->momentum * m[i] : m[i]);
+            continue;
+        }
+        float wi = w[i] - decoupled * w[i];
+        m[i] = c->beta1 * m[i] + (1.0f - c->beta1) * gi;
+        s[i] = c->beta2 * s[i] + (1.0f - c->beta2) * gi * gi;
+        w[i] = wi - step_size * m[i] / (sqrtf(s[i]) * inv_bc2 + c->eps);
+    }
+}
+
+/* 5 steps of nn_optim_step and of the scalar loop from the same start;
+ * every parameter and state value must be equal (== : the vector code may
+ * differ from it only in the sign of a zero). Returns the number of
+ * trainable parameters the update moved, to show it did something. */
+static size_t check_against_scalar(const nn_optim_cfg *c)
+{
+    static float w[NL], ref[NL], g[NL], m[NL], s[NL];
+    long_data(w, NL, 7, 11);
+    memcpy(ref, w, sizeof w);
+    memset(m, 0, sizeof m);
+    memset(s, 0, sizeof s);
+    nn_optim *o = nn_optim_create(c, NL, long_segs, NLSEG);
+    for (uint64_t t = 1; t <= 5; t++) {
+        float lr = 0.05f / (float)t;
+        long_data(g, NL, 100 + t, 7);
+        nn_optim_step(o, w, g, lr);
+        float step_size = lr, inv_bc2 = 1.0f;
+        if (c->kind != NN_OPT_SGD) { /* as nn_optim_step computes them */
+            step_size = (float)(lr / (1.0 - pow(c->beta1, (double)t)));
+            inv_bc2 = (float)(1.0 / sqrt(1.0 - pow(c->beta2, (double)t)));
+        }
+        for (size_t k = 0; k < NLSEG; k++) {
+            const nn_segment *sg = &long_segs[k];
+            if (!sg->trainable || (sg->flags & NN_PARAM_BUFFER)) continue;
+            size_t a = sg->offset;
+            scalar_step(c, lr, step_size, inv_bc2,
+                        c->decay_all || (sg->flags & NN_PARAM_DECAY), ref + a,
+                        g + a, m + a, s + a, sg->count);
+        }
+    }
+    size_t bad = 0, moved = 0;
+    float w0[NL];
+    long_data(w0, NL, 7, 11);
+    for (size_t i = 0; i < NL; i++) {
+        bad += w[i] != ref[i];
+        moved += w[i] != w0[i];
+        if (o->n_slots > 0) bad += o->state[i] != m[i];
+        if (o->n_slots > 1) bad += o->state[NL + i] != s[i];
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    if (bad)
+        fprintf(stderr, "kind %d momentum %g nesterov %d wd %g l1 %g: %zu values differ\n",
+                (int)c->kind, c->momentum, c->nesterov, c->weight_decay, c->l1, bad);
+    nn_optim_destroy(o);
+    return moved;
+}
+
+static void test_every_path_against_scalar(void)
+{
+    /* The regularisers: none, L2, L1, both; then decay on every segment. */
+    static const float reg[][3] = {{0, 0, 0}, {0.1f, 0, 0}, {0, 0.01f, 0},
+                                   {0.1f, 0.01f, 0}, {0.1f, 0.01f, 1}};
+    size_t trainable = 517 + 13 + 162;
+    for (size_t r = 0; r < sizeof reg / sizeof reg[0]; r++) {
+        for (int mode = 0; mode < 3; mode++) { /* plain, momentum, Nesterov */
+            nn_optim_cfg c = sgd_cfg();
+            c.momentum = mode ? 0.9f : 0.0f;
+            c.nesterov = mode == 2;
+            c.weight_decay = reg[r][0];
+            c.l1 = reg[r][1];
+            c.decay_all = (int)reg[r][2];
+            /* zero weights with no gradient stay put without a regulariser */
+            CU_ASSERT(check_against_scalar(&c) + 100 > trainable);
+        }
+        for (int k = NN_OPT_ADAM; k <= NN_OPT_ADAMW; k++) {
+            nn_optim_cfg c = adam_cfg((nn_opt_kind)k);
+            c.weight_decay = reg[r][0];
+            c.l1 = reg[r][1];
+            c.decay_all = (int)reg[r][2];
+            CU_ASSERT(check_against_scalar(&c) + 100 > trainable);
+        }
+    }
+}
+
 static void test_kind_names(void)
 {
     CU_ASSERT_EQUAL(nn_optim_kind_parse("sgd"), NN_OPT_SGD);
@@ -264,6 +389,7 @@ static const cu_test tests[] = {
     {"l1", test_l1},
     {"decay skips bias unless decay_all", test_decay_skips_bias},
     {"frozen and buffer segments bit-for-bit", test_frozen_bitwise},
+    {"every update path against a scalar loop", test_every_path_against_scalar},
     {"kind names", test_kind_names},
     {NULL, NULL},
 };
