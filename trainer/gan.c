@@ -663,7 +663,7 @@ static int run_epoch(tr_session *s, size_t steps, int *done)
 static int prepare(tr_session *s, size_t steps)
 {
     const io_train_cfg *tc = &s->cfg.train;
-    uint64_t total = (uint64_t)steps * tc->epochs;
+    uint64_t total = io_run_steps(tc, steps); /* saturating */
     if (tc->max_steps && tc->max_steps < total) total = tc->max_steps;
     s->sched = io_train_schedule(tc, steps, total);
     if (nn_schedule_check(&s->sched, &s->err)) {

@@ -423,7 +423,7 @@ static int prepare(tr_session *s)
                             s->shard.n_train);
     /* The schedule spans the configured epochs; max_steps only stops the
      * run early, so an interrupted run follows the same schedule. */
-    uint64_t total = steps * tc->epochs;
+    uint64_t total = io_run_steps(tc, steps); /* saturating */
     s->sched = io_train_schedule(tc, steps, total);
     /* Evaluation needs buffers even when a resumed run has no epoch left. */
     tr_reserve(s, 64, 64);
