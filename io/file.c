@@ -109,8 +109,7 @@ int io_read_regular(const char *path, const char *what, size_t max, int code,
     return NN_OK;
 }
 
-/* mkdir -p; 0 or errno. */
-static int make_dirs(const char *dir)
+int io_mkdirs(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -130,7 +129,7 @@ int io_dir_lock(const char *dir, int *fd, nn_error *err)
 {
     char path[4096], host[256] = "?", holder[512] = "";
     *fd = -1;
-    int e = make_dirs(dir);
+    int e = io_mkdirs(dir);
     if (e)
         return nn_error_set(err, NN_EXIT_DATA, "%s: cannot create directory: "
                             "%s", dir, strerror(e));

@@ -27,6 +27,9 @@ int io_open_regular(const char *path, const char *what, int code, int *fd,
 int io_read_regular(const char *path, const char *what, size_t max, int code,
                     char **out, size_t *len, nn_error *err);
 
+/* mkdir -p dir (mode 0777 before the umask). Returns 0 or errno. */
+int io_mkdirs(const char *dir);
+
 /* Advisory exclusive lock of directory `dir` (created if missing, with its
  * parents): flock(LOCK_EX | LOCK_NB) on DIR/.lock, which then holds "HOST
  * PID" of the holder. The lock lives as long as the process (or until
