@@ -231,7 +231,8 @@ int io_remove_stale_temps(const char *dir, size_t *removed, nn_error *err)
     return rc;
 }
 
-/* First *.ckpt entry of dir into name (cap bytes); 0 if none. */
+/* First step-*.ckpt entry of dir (what last.ckpt points to) into name
+ * (cap bytes); 0 if none. */
 static int find_ckpt(const char *dir, char *name, size_t cap)
 {
     DIR *d = opendir(dir);
@@ -240,7 +241,8 @@ static int find_ckpt(const char *dir, char *name, size_t cap)
     int found = 0;
     while (!found && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n > 5 && !strcmp(e->d_name + n - 5, ".ckpt")) {
+        if (n > 10 && !strncmp(e->d_name, "step-", 5) &&
+            !strcmp(e->d_name + n - 5, ".ckpt")) {
             snprintf(name, cap, "%s", e->d_name);
             found = 1;
         }

@@ -51,9 +51,9 @@ int io_remove_stale_temps(const char *dir, size_t *removed, nn_error *err);
 /* --resume auto in `dir`, whose newest checkpoint the link DIR/NAME names:
  * 0 when NAME leads to a regular file (resume from it), or when the
  * directory holds no checkpoint at all (it is missing, or has no NAME and
- * no *.ckpt entry: a fresh start). NN_EXIT_DATA, naming the path, when
+ * no step-*.ckpt entry: a fresh start). NN_EXIT_DATA, naming the path, when
  * NAME is a dangling or looping link or not a regular file, or when NAME
- * is missing but other checkpoints are there: an automatic restart must
+ * is missing but step checkpoints are there: an automatic restart must
  * never silently start over next to a run it cannot read. */
 int io_check_resume_dir(const char *dir, const char *name, nn_error *err);
 
