@@ -47,10 +47,17 @@ struct comm_ctx {
 };
 
 /* The arrival board: each rank of a node publishes, in node-shared memory,
- * how many collectives it has entered, which one, at which step, and its
- * world rank; a rank that times out reads its neighbours' entries (plain
- * loads: a stopped rank cannot block them) to name those behind it. */
-enum { B_SEQ, B_OP, B_STEP, B_RANK, BOARD_WORDS };
+ * how many collectives (and shared-memory barriers) it has entered, which
+ * one, at which step, its world rank, and a heartbeat (microseconds of the
+ * monotonic clock, renewed at every poll while it waits); a rank that
+ * times out reads its neighbours' entries (plain loads: a stopped rank
+ * cannot block them) to name those behind it, and those that arrived but
+ * show no sign of life (stopped inside the collective). */
+enum { B_SEQ, B_OP, B_STEP, B_RANK, B_BEAT, BOARD_WORDS };
+
+/* A heartbeat older than this marks a rank as stalled inside a collective
+ * (a waiting rank renews it at least every COMM_NAP_MAX_US). */
+#define STALE_BEAT_S 1.0
 
 typedef enum {
     OP_ALLREDUCE, OP_IALLREDUCE, OP_BCAST, OP_GATHER, OP_GATHERV, OP_BARRIER,
@@ -112,6 +119,7 @@ static void board_create(comm_ctx *c)
     me[B_OP] = 0;
     me[B_STEP] = 0;
     me[B_RANK] = (uint64_t)c->rank;
+    me[B_BEAT] = (uint64_t)(comm_wtime() * 1e6);
     b->base = base;
     b->count = BOARD_WORDS; /* marks it present; freed by free_shared */
 }
@@ -132,14 +140,22 @@ static void ranks_behind(const comm_ctx *c, char *buf, size_t cap)
         snprintf(buf, cap, "not known (no shared board)");
         return;
     }
-    for (int j = 0; j < c->local_size && n + 24 < cap; j++) {
+    double now = comm_wtime();
+    for (int j = 0; j < c->local_size && n + 96 < cap; j++) {
         volatile uint64_t *e = board_at(c, j);
-        if (j == c->local_rank || e[B_SEQ] >= c->seq) continue;
-        n += (size_t)snprintf(buf + n, cap - n, "%s%llu (in collective %llu, "
-                              "step %llu)", n ? ", " : "",
-                              (unsigned long long)e[B_RANK],
-                              (unsigned long long)e[B_SEQ],
-                              (unsigned long long)e[B_STEP]);
+        double quiet = now - (double)e[B_BEAT] * 1e-6;
+        if (j == c->local_rank) continue;
+        if (e[B_SEQ] < c->seq)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%llu (in collective "
+                                  "%llu, step %llu)", n ? ", " : "",
+                                  (unsigned long long)e[B_RANK],
+                                  (unsigned long long)e[B_SEQ],
+                                  (unsigned long long)e[B_STEP]);
+        else if (e[B_SEQ] == c->seq && quiet > STALE_BEAT_S)
+            n += (size_t)snprintf(buf + n, cap - n, "%s%llu (arrived, then "
+                                  "stopped: no sign of life for %.0f s)",
+                                  n ? ", " : "", (unsigned long long)e[B_RANK],
+                                  quiet);
     }
     if (c->nodes > 1)
         snprintf(buf + n, cap - n, "%son other nodes: not known",
@@ -180,7 +196,9 @@ static void describe(const comm_ctx *c, const waiter *w, double waited,
  * timeout, end the job at the timeout, else pause (spin, yield, sleep). */
 static void wait_pause(comm_ctx *c, waiter *w)
 {
-    double waited = comm_wtime() - w->t0;
+    double now = comm_wtime(), waited = now - w->t0;
+    if (c->board.count)
+        ((volatile uint64_t *)c->board.base)[B_BEAT] = (uint64_t)(now * 1e6);
     if (c->timeout > 0 && !w->warned && waited >= c->timeout / 2) {
         w->warned = 1;
         describe(c, w, waited, "warning: ");
@@ -277,17 +295,24 @@ static void fingerprint_check(comm_ctx *c, comm_op op, size_t count,
     free(all);
 }
 
-/* Every collective starts here: count it, publish it on the board, and
- * (debug) check that every rank is in the same one. */
-static void enter(comm_ctx *c, comm_op op, size_t count, const char *site)
+/* This rank has arrived at a collective or a shared-memory barrier. */
+static void arrive(comm_ctx *c, comm_op op)
 {
     c->seq++;
     if (c->board.count) {
         volatile uint64_t *me = (volatile uint64_t *)c->board.base;
         me[B_OP] = (uint64_t)op;
         me[B_STEP] = c->step;
+        me[B_BEAT] = (uint64_t)(comm_wtime() * 1e6);
         me[B_SEQ] = c->seq;
     }
+}
+
+/* Every collective starts here: count it, publish it on the board, and
+ * (debug) check that every rank is in the same one. */
+static void enter(comm_ctx *c, comm_op op, size_t count, const char *site)
+{
+    arrive(c, op);
     if (c->debug) fingerprint_check(c, op, count, site);
 }
 
@@ -408,6 +433,7 @@ static void shm_barrier_wait(comm_ctx *c, const char *site)
 static int shm_sync(comm_ctx *c, MPI_Win win, const char *site)
 {
     if (MPI_Win_sync(win) != MPI_SUCCESS) return 1;
+    arrive(c, OP_SHM_SUM); /* each barrier of a sum is a meeting point */
     if (c->ctl.count) {
         shm_barrier_wait(c, site);
     } else {

@@ -1175,6 +1175,11 @@ static uint64_t epochs_to_steps(uint64_t epochs, uint64_t steps_per_epoch)
     return epochs * steps_per_epoch;
 }
 
+uint64_t io_run_steps(const io_train_cfg *t, uint64_t steps_per_epoch)
+{
+    return epochs_to_steps(t->epochs, steps_per_epoch);
+}
+
 nn_schedule io_train_schedule(const io_train_cfg *t, uint64_t steps_per_epoch,
                               uint64_t total_steps)
 {

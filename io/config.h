@@ -162,6 +162,11 @@ int io_config_parse(io_config *cfg, const char *path, const char *text,
                     size_t len, char *const *overrides, size_t n_overrides,
                     nn_error *err);
 
+/* Optimizer steps of the whole run, training.epochs * steps_per_epoch,
+ * saturating at UINT64_MAX instead of wrapping (a wrapped count of 0 made
+ * a cosine schedule "end" before it began). */
+uint64_t io_run_steps(const io_train_cfg *t, uint64_t steps_per_epoch);
+
 /* The learning-rate schedule of t for a run with `steps_per_epoch`
  * optimizer updates per epoch and `total_steps` updates in all (where a
  * cosine ends): *_epochs keys become steps, the linear scaling rule (if

@@ -109,8 +109,7 @@ int io_read_regular(const char *path, const char *what, size_t max, int code,
     return NN_OK;
 }
 
-/* mkdir -p; 0 or errno. */
-static int make_dirs(const char *dir)
+int io_mkdirs(const char *dir)
 {
     char buf[4096];
     size_t n = strlen(dir);
@@ -130,7 +129,7 @@ int io_dir_lock(const char *dir, int *fd, nn_error *err)
 {
     char path[4096], host[256] = "?", holder[512] = "";
     *fd = -1;
-    int e = make_dirs(dir);
+    int e = io_mkdirs(dir);
     if (e)
         return nn_error_set(err, NN_EXIT_DATA, "%s: cannot create directory: "
                             "%s", dir, strerror(e));
@@ -232,7 +231,8 @@ int io_remove_stale_temps(const char *dir, size_t *removed, nn_error *err)
     return rc;
 }
 
-/* First *.ckpt entry of dir into name (cap bytes); 0 if none. */
+/* First step-*.ckpt entry of dir (what last.ckpt points to) into name
+ * (cap bytes); 0 if none. */
 static int find_ckpt(const char *dir, char *name, size_t cap)
 {
     DIR *d = opendir(dir);
@@ -241,7 +241,8 @@ static int find_ckpt(const char *dir, char *name, size_t cap)
     int found = 0;
     while (!found && (e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        if (n > 5 && !strcmp(e->d_name + n - 5, ".ckpt")) {
+        if (n > 10 && !strncmp(e->d_name, "step-", 5) &&
+            !strcmp(e->d_name + n - 5, ".ckpt")) {
             snprintf(name, cap, "%s", e->d_name);
             found = 1;
         }

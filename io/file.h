@@ -27,6 +27,9 @@ int io_open_regular(const char *path, const char *what, int code, int *fd,
 int io_read_regular(const char *path, const char *what, size_t max, int code,
                     char **out, size_t *len, nn_error *err);
 
+/* mkdir -p dir (mode 0777 before the umask). Returns 0 or errno. */
+int io_mkdirs(const char *dir);
+
 /* Advisory exclusive lock of directory `dir` (created if missing, with its
  * parents): flock(LOCK_EX | LOCK_NB) on DIR/.lock, which then holds "HOST
  * PID" of the holder. The lock lives as long as the process (or until
@@ -48,9 +51,9 @@ int io_remove_stale_temps(const char *dir, size_t *removed, nn_error *err);
 /* --resume auto in `dir`, whose newest checkpoint the link DIR/NAME names:
  * 0 when NAME leads to a regular file (resume from it), or when the
  * directory holds no checkpoint at all (it is missing, or has no NAME and
- * no *.ckpt entry: a fresh start). NN_EXIT_DATA, naming the path, when
+ * no step-*.ckpt entry: a fresh start). NN_EXIT_DATA, naming the path, when
  * NAME is a dangling or looping link or not a regular file, or when NAME
- * is missing but other checkpoints are there: an automatic restart must
+ * is missing but step checkpoints are there: an automatic restart must
  * never silently start over next to a run it cannot read. */
 int io_check_resume_dir(const char *dir, const char *name, nn_error *err);
 

@@ -199,22 +199,29 @@ static void scores(const attn_priv *p, const float *q, const float *k,
                 p->scale, q, (int)(3 * p->D), k, (int)(3 * p->D), 0.0f, S, T);
 }
 
-/* st[T][2] = {max, 1/sum of exp(S - max)} of each row t of S over s <= t. */
-static void softmax_stats(size_t T, const float *S, float *st)
+/* Forward's softmax, S -> P in place: row t over s <= t, P[t, s] =
+ * exp(S - max) / sum, 0 above the diagonal; st[t] = {max, 1/sum} kept for
+ * backward. Each exponential is taken once, then scaled by 1/sum. */
+static void softmax_rows(size_t T, float *S, float *st)
 {
     for (size_t t = 0; t < T; t++) {
-        const float *r = S + t * T;
-        float mx = r[0], sum = 0.0f;
+        float *r = S + t * T, mx = r[0], sum = 0.0f;
         for (size_t s = 1; s <= t; s++) mx = r[s] > mx ? r[s] : mx;
-        for (size_t s = 0; s <= t; s++) sum += expf(r[s] - mx);
+        for (size_t s = 0; s <= t; s++) {
+            r[s] = expf(r[s] - mx); /* <= 1: no overflow */
+            sum += r[s];
+        }
+        float inv = 1.0f / sum; /* sum >= 1: the max's term is 1 */
+        for (size_t s = 0; s <= t; s++) r[s] *= inv;
+        for (size_t s = t + 1; s < T; s++) r[s] = 0.0f;
         st[2 * t] = mx;
-        st[2 * t + 1] = 1.0f / sum; /* sum >= 1: the max's term is 1 */
+        st[2 * t + 1] = inv;
     }
 }
 
-/* S -> P in place from the row stats: P[t, s] = exp(S - max) / sum for
- * s <= t, 0 above the diagonal. Forward and backward both build P here,
- * so backward's P is bit for bit forward's. */
+/* Backward's softmax: S -> P in place from forward's row stats, by the
+ * same float operations as softmax_rows (expf, then times 1/sum), so P is
+ * bit for bit forward's. */
 static void softmax_apply(size_t T, float *S, const float *st)
 {
     for (size_t t = 0; t < T; t++) {
@@ -245,8 +252,7 @@ static void attn_forward(nn_layer *l, const float *x, float *y, size_t n,
             const float *q = p->qkv + i * T * 3 * D + h * hs;
             scores(p, q, q + D, S);
             float *st = p->stat + (i * p->H + h) * T * 2;
-            softmax_stats(T, S, st);
-            softmax_apply(T, S, st);
+            softmax_rows(T, S, st);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T,
                         (int)hs, (int)T, 1.0f, S, (int)T, q + 2 * D,
                         (int)(3 * D), 0.0f, p->ctx + i * T * D + h * hs,

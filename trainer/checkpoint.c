@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "io/ckpt.h"
+#include "io/file.h"
 #include "nn/check.h"
 #include "trainer/objective.h"
 #include "trainer/sampler.h"
@@ -115,7 +116,7 @@ static int write_file(tr_run *r, const char *dir, const char *fixed,
                                     "parameter %zu is not finite",
                                     dir, r->groups[g]->name, i);
     }
-    int e = tr_mkdirs(dir);
+    int e = io_mkdirs(dir);
     if (e)
         return nn_error_set(&s->err, NN_EXIT_DATA,
                             "%s: cannot create checkpoint directory: %s", dir,

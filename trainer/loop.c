@@ -280,7 +280,7 @@ static int prepare(tr_run *r, size_t steps)
                             s->shard.n_train);
     /* The schedule spans the configured epochs; max_steps only stops the
      * run early, so an interrupted run follows the same schedule. */
-    r->sched = io_train_schedule(tc, steps, nn_mul_size(steps, tc->epochs));
+    r->sched = io_train_schedule(tc, steps, io_run_steps(tc, steps));
     if (nn_schedule_check(&r->sched, &s->err)) {
         nn_error_prefix(&s->err, "%s: training: ", s->opt->config);
         return NN_EXIT_USAGE;

@@ -7,27 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "comm/comm.h"
+#include "io/file.h"
 #include "nn/check.h"
 #include "trainer/run.h"
-
-int tr_mkdirs(const char *dir)
-{
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) return ENAMETOOLONG;
-    memcpy(buf, dir, n + 1);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return errno;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST) return errno;
-    return 0;
-}
 
 int tr_metrics_sum(tr_metrics *m, const char *name)
 {
@@ -75,7 +59,7 @@ int tr_metrics_open(tr_run *r, int append)
     char *slash = strrchr(dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
-        int e = tr_mkdirs(dir);
+        int e = io_mkdirs(dir);
         if (e)
             return nn_error_set(&s->err, NN_EXIT_DATA,
                                 "%s: cannot create directory: %s", dir,

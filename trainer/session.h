@@ -98,8 +98,6 @@ int tr_build_model(tr_session *s);
 /* Set loss_steps / loss_dim from the model's output and the loss. */
 void tr_loss_layout(tr_session *s);
 void tr_session_free(tr_session *s);
-/* Create a directory and its parents (like mkdir -p); 0 or errno. */
-int tr_mkdirs(const char *dir);
 /* Loss and accuracy sums of model m over local rows rows[0..n) of d
  * (eval mode), summed across ranks: out = {loss_sum, correct, count}.
  * Collective. */

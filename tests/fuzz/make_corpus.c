@@ -108,6 +108,36 @@ static void csv_seeds(void)
 }
 
 /* Write c with io_ckpt_write into a temporary file and read it back. */
+/* fuzz_dataset: byte 0 options, byte 1 the training file's length, then
+ * the training file and the test file (see fuzz_dataset.c). */
+static void dataset_seed(const char *name, uint8_t opts, const void *train,
+                         size_t nt, const void *test, size_t ns)
+{
+    uint8_t buf[1024];
+    if (nt > 255 || nt + ns > sizeof buf) exit(1);
+    memcpy(buf, train, nt);
+    memcpy(buf + nt, test, ns);
+    seed("dataset", name, opts, (uint8_t)nt, 1, buf, nt + ns);
+}
+
+static void dataset_seeds(void)
+{
+    const char *t4 = "1,2,3,4,0\n5,6,7,8,1\n9,1,2,3,0\n";
+    const char *t6 = "1,2,3,4,5,6,0\n5,6,7,8,9,1,1\n";
+    const char *t2 = "1,2,0\n3,4,1\n";
+    dataset_seed("csv-same", 0, t4, strlen(t4), t4, strlen(t4));
+    dataset_seed("csv-wider", 0, t4, strlen(t4), t6, strlen(t6));
+    dataset_seed("csv-narrower", 0, t4, strlen(t4), t2, strlen(t2));
+    dataset_seed("csv-2-targets-gzip", 2 | 8, t4, strlen(t4), t6, strlen(t6));
+    uint8_t a[64], b[128];
+    uint32_t d22[3] = {3, 2, 2}, d33[3] = {2, 3, 3}, d14[2] = {3, 4};
+    size_t na = idx_file(a, d22, 3), nb = idx_file(b, d33, 3);
+    dataset_seed("idx-same", 1, a, na, a, na);
+    dataset_seed("idx-bigger", 1, a, na, b, nb);
+    nb = idx_file(b, d14, 2);
+    dataset_seed("idx-flat-gzip", 1 | 8, a, na, b, nb);
+}
+
 static uint8_t *ckpt_bytes(const io_ckpt *c, size_t *n)
 {
     char tmp[64];
@@ -329,5 +359,6 @@ int main(int argc, char **argv)
     csv_seeds();
     ckpt_seeds();
     config_seeds();
+    dataset_seeds();
     return 0;
 }

@@ -732,6 +732,13 @@ static void test_schedule_errors(void)
 static void test_schedule_from_config(void)
 {
     io_config cfg;
+    /* the run's step count saturates instead of wrapping to 0 */
+    io_train_cfg run = {0};
+    run.epochs = 1000000000000u;
+    CU_ASSERT_EQUAL(io_run_steps(&run, 7), 7000000000000u);
+    CU_ASSERT_EQUAL(io_run_steps(&run, (uint64_t)1 << 40), UINT64_MAX);
+    run.epochs = 3;
+    CU_ASSERT_EQUAL(io_run_steps(&run, 0), 0);
     /* epochs become steps: 2 * 50 warmup, decay every 3 * 50 */
     parse_ok(&cfg, edit(14, "  schedule: step\n  step_size_epochs: 3\n"
                             "  gamma: 0.5\n  warmup_epochs: 2\n"

@@ -149,11 +149,41 @@ static void test_stale_temps(void)
     CU_ASSERT_EQUAL(removed, 0);
 }
 
+static void test_resume_dir(void)
+{
+    nn_error err;
+    char link[256], step[256];
+    const char *dir = cu_tmp_path("resume");
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), 0); /* none */
+    mkdir(dir, 0777);
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), 0); /* empty */
+    snprintf(step, sizeof step, "%s/best.ckpt", dir);
+    cu_write_bytes(step, "x", 1, 0); /* not a step checkpoint */
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), 0);
+    snprintf(step, sizeof step, "%s/step-00000004.ckpt", dir);
+    cu_write_bytes(step, "x", 1, 0);
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), NN_EXIT_DATA);
+    has(err.msg, "last.ckpt: missing, but ");
+    has(err.msg, "step-00000004.ckpt is there");
+    snprintf(link, sizeof link, "%s/last.ckpt", dir);
+    CU_ASSERT_FATAL(symlink("step-00000009.ckpt", link) == 0);
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), NN_EXIT_DATA);
+    has(err.msg, "a dangling symlink");
+    unlink(link);
+    CU_ASSERT_FATAL(symlink("last.ckpt", link) == 0);
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), NN_EXIT_DATA);
+    has(err.msg, "a symlink loop");
+    unlink(link);
+    CU_ASSERT_FATAL(symlink("step-00000004.ckpt", link) == 0);
+    CU_ASSERT_EQUAL(io_check_resume_dir(dir, "last.ckpt", &err), 0);
+}
+
 static const cu_test file_tests[] = {
     {"FIFO, device, directory: refused without blocking", test_not_regular},
     {"size cap", test_size_cap},
     {"directory lock: one holder, named", test_dir_lock},
     {"stale temporaries of dead writers", test_stale_temps},
+    {"--resume auto: what last.ckpt is", test_resume_dir},
     {NULL, NULL},
 };
 

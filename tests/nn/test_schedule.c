@@ -236,7 +236,7 @@ static void test_check(void)
     s.kind = NN_SCHED_COSINE;
     s.warmup_steps = 10;
     s.total_steps = 10;
-    check_fails(&s, "optimizer steps", __LINE__);
+    check_fails(&s, "leaves no step for the cosine", __LINE__);
     s.total_steps = 11;
     CU_ASSERT_EQUAL(nn_schedule_check(&s, &err), 0);
     s.min_lr = 0.2;
