@@ -10,6 +10,7 @@
 #include <string.h> /* strstr, strerror */
 #include <unistd.h> /* access */
 
+#include "nn/loss.h" /* NN_LABEL_NONE */
 #include "tests/cu.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist/"
@@ -890,6 +891,52 @@ static void test_fashion_mnist(void)
     io_dataset_free(&whole);
 }
 
+/* A file meeting the model: the same sample shape and target width as the
+ * training file, else an error naming the file and both shapes. */
+static void test_check_shape(void)
+{
+    const char *p = cu_tmp_path("shape.csv");
+    write_text(p, table_csv(), 0);
+    io_data_cfg cfg = csv_cfg(p, -1, 1);
+    cfg.header = 1;
+    io_dataset d;
+    nn_error err;
+    CU_ASSERT_EQUAL_FATAL(io_dataset_load(&d, &cfg, IO_SPLIT_TRAIN, 0, 1,
+                                          &err), 0);
+    CU_ASSERT_EQUAL(io_dataset_check_shape(&d, nn_shape_1d(4), 1, "t", &err),
+                    0);
+    CU_ASSERT_EQUAL(io_dataset_check_shape(&d, nn_shape_1d(4), (size_t)-1,
+                                           "t", &err), 0);
+    /* wider, narrower, same width in another shape, other targets */
+    expect_data_error(io_dataset_check_shape(&d, nn_shape_1d(5), 1, "train.csv",
+                                             &err), &err, p,
+                      "samples of shape [4] (4 values), but train.csv has "
+                      "[5] (5 values)");
+    expect_data_error(io_dataset_check_shape(&d, nn_shape_1d(3), 1, "t", &err),
+                      &err, p, "but t has [3]");
+    expect_data_error(io_dataset_check_shape(&d, nn_shape_2d(2, 2), 1, "t",
+                                             &err), &err, p, "[2, 2]");
+    expect_data_error(io_dataset_check_shape(&d, nn_shape_1d(4), 2, "t", &err),
+                      &err, p, "with 1 target value(s), but t has [4] with 2");
+    io_dataset_free(&d);
+}
+
+/* Token ids for an embedding: rounded as the layer rounds, in [0, vocab)
+ * or padding; anything else names the row (global) and value (1-based). */
+static void test_check_token_ids(void)
+{
+    float ok[6] = {0, 1.2f, 15, NN_LABEL_NONE, 14.6f, 3};
+    nn_error err;
+    CU_ASSERT_EQUAL(io_check_token_ids("f", ok, 2, 3, 0, 16, &err), 0);
+    float bad[][2] = {{0, 16}, {0, -2}, {0, NAN}, {0, INFINITY}, {0, 15.5f}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CU_ASSERT_EQUAL(io_check_token_ids("ids.csv", bad[i], 1, 2, 7, 16,
+                                           &err), NN_EXIT_DATA);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ids.csv: row 7, value 2: "));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "vocabulary [0, 16)"));
+    }
+}
+
 static const cu_test idx_tests[] = {
     {"whole file, plain", test_idx_whole_plain},
     {"whole file, gzip", test_idx_whole_gzip},
@@ -905,6 +952,8 @@ static const cu_test load_tests[] = {
     {"idx shards concatenate", test_load_idx},
     {"idx load errors", test_load_idx_errors},
     {"csv targets and shards", test_load_csv_targets},
+    {"shape of a file meeting the model", test_check_shape},
+    {"token ids for an embedding", test_check_token_ids},
     {"normalisation", test_normalize},
     {NULL, NULL}};
 static const cu_test csv_tests[] = {

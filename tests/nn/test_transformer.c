@@ -89,6 +89,34 @@ static void test_layernorm_values(void)
 static void test_gelu_grad(void)
 {
     CU_ASSERT(gradcheck("gelu", NULL, nn_shape_2d(T_, C_), 3));
+    CU_ASSERT(gradcheck("gelu", NULL, nn_shape_2d(3, 3), 3)); /* 27 values */
+}
+
+/* The vector kernel against the formula in double on a sweep of 1001
+ * points over [-12, 12], a count that ends in a partial vector: relative
+ * error within 3e-6 (for x < 0 the float rounding of u alone moves
+ * exp(-2u) by about |2u| ulps, 1e-6 at x = -4), absolute 1e-12 where y
+ * is tiny. The reference is x / (1 + exp(-2u)), which equals
+ * x/2 (1 + tanh u) but keeps its relative accuracy where 1 + tanh u
+ * cancels (x < -5). */
+static void test_gelu_sweep(void)
+{
+    enum { K = 1001 };
+    nn_layer l;
+    CU_ASSERT_FATAL(make(&l, "gelu", NULL, nn_shape_1d(K), 1, 0) == 0);
+    float *x = nn_xalloc_floats(K), *y = nn_xalloc_floats(K);
+    for (int i = 0; i < K; i++) x[i] = -12.0f + 24.0f * (float)i / (K - 1);
+    l.ops->forward(&l, x, y, 1, NULL);
+    size_t bad = 0;
+    for (int i = 0; i < K; i++) {
+        double v = x[i], s = sqrt(2.0 / 3.14159265358979323846);
+        double want = v / (1.0 + exp(-2.0 * s * (v + 0.044715 * v * v * v)));
+        bad += !(fabs(y[i] - want) <= 3e-6 * fabs(want) + 1e-12);
+    }
+    CU_ASSERT_EQUAL(bad, 0);
+    free(x);
+    free(y);
+    nn_layer_free(&l);
 }
 
 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) worked out in double:
@@ -311,6 +339,7 @@ static const cu_test layer_tests[] = {
     {"layernorm values", test_layernorm_values},
     {"gelu gradients", test_gelu_grad},
     {"gelu values", test_gelu_values},
+    {"gelu against the formula in double", test_gelu_sweep},
     {"position_embedding", test_position_embedding},
     {"attention gradients", test_attention_grad},
     {"attention parameters", test_attention_params},
