@@ -125,6 +125,11 @@ static const key_def defs[] = {
     {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
     /* text: stream order for truncated BPTT (check_text) */
     {"data.stream", T_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
+    /* image rows only; the shape is checked when the data is loaded */
+    {"data.augment.crop_pad", T_SIZE, OFF(data.augment_crop_pad), 0, 64, 0,
+     "0", NULL},
+    {"data.augment.hflip", T_BOOL, OFF(data.augment_hflip), 0, 0, 0, "false",
+     NULL},
     {"training.epochs", T_SIZE, OFF(train.epochs), 1, MAX_COUNT, F_REQ, NULL, NULL},
     {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, MAX_BATCH, F_REQ, NULL, NULL},
     {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
@@ -763,6 +768,28 @@ static int check_target(parse_ctx *c)
     return 0;
 }
 
+/* data.augment changes the inputs of training rows: not token ids, and
+ * not when the inputs are also the targets (an autoencoder would be
+ * asked to undo a random crop it cannot know). */
+static int check_augment(parse_ctx *c)
+{
+    const io_data_cfg *d = &c->cfg->data;
+    const char *key = given(c, "data.augment.crop_pad") ? "data.augment.crop_pad"
+                      : given(c, "data.augment.hflip")   ? "data.augment.hflip"
+                                                         : NULL;
+    if (!key || !(d->augment_crop_pad || d->augment_hflip)) return 0;
+    cfg_loc at = pair_loc(c, given(c, key));
+    if (strcmp(d->format, "text") == 0)
+        return loc_error(&at, key, c->err,
+                         "not used with data.format text (the inputs are "
+                         "token ids)");
+    if (strcmp(d->target, "input") == 0)
+        return loc_error(&at, key, c->err,
+                         "not used with data.target input (the inputs are "
+                         "the targets)");
+    return 0;
+}
+
 static int check_data(parse_ctx *c)
 {
     io_data_cfg *d = &c->cfg->data;
@@ -772,6 +799,7 @@ static int check_data(parse_ctx *c)
     const char *const *refused = idx ? csv_only : idx_only;
     int rc = check_text(c);
     if (!rc) rc = check_target(c);
+    if (!rc) rc = check_augment(c);
     if (rc) return rc;
     for (size_t i = 0; refused[i]; i++) {
         const io_yaml_pair *p = given(c, refused[i]);

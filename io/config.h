@@ -45,6 +45,11 @@ typedef struct io_data_cfg {
     size_t labelled;     /* keep the labels of only this many training rows,
                             chosen by a seeded hash of the row id; the others
                             become unlabelled (0 = all keep theirs) */
+    /* data.augment (nn/augment.h), training rows of image data only:
+     * random crop after zero-padding by crop_pad, horizontal flip with
+     * probability 1/2 */
+    size_t augment_crop_pad;
+    int augment_hflip;
 } io_data_cfg;
 
 typedef struct io_train_cfg {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/augment.h"
 #include "nn/check.h"
 #include "nn/earlystop.h"
 #include "nn/memplan.h"
@@ -65,6 +66,12 @@ void tr_gather(tr_run *r, size_t step)
         memcpy(b->x + k * xw, d->x + b->local[k] * xw, xw * sizeof(float));
         memcpy(b->y + k * yw, d->y + b->local[k] * yw, yw * sizeof(float));
     }
+    /* data.augment: keyed by (seed, epoch, row id), so every rank count
+     * sees the same batches (checked against the shape at load time) */
+    nn_augment a = tr_augment_of(&r->s->cfg.data);
+    if (nn_augment_active(&a))
+        nn_augment_rows(&a, b->x, b->n, d->x_shape, b->ids,
+                        r->s->cfg.train.seed, r->epoch);
 }
 
 /* Room for the current epoch's largest step (batch and objective). */

@@ -127,6 +127,23 @@ static int keep_labels(tr_session *s)
     return 0;
 }
 
+nn_augment tr_augment_of(const io_data_cfg *d)
+{
+    return (nn_augment){.crop_pad = d->augment_crop_pad,
+                        .hflip = d->augment_hflip};
+}
+
+/* data.augment needs image rows [C, H, W] that a crop fits. */
+static int check_augment(tr_session *s)
+{
+    nn_augment a = tr_augment_of(&s->cfg.data);
+    if (!nn_augment_active(&a) || !nn_augment_check(&a, s->train.x_shape, &s->err))
+        return 0;
+    nn_error_prefix(&s->err, "%s: data.augment: %s: ", s->opt->config,
+                    s->train.name);
+    return NN_EXIT_USAGE;
+}
+
 int tr_load_data(tr_session *s)
 {
     const io_data_cfg *d = &s->cfg.data;
@@ -155,6 +172,7 @@ int tr_load_data(tr_session *s)
     if (!st && s->have_val)
         st = io_dataset_check_shape(&s->val, s->train.x_shape,
                                     s->train.y_width, s->train.name, &s->err);
+    if (!st) st = check_augment(s);
     if ((st = tr_agree(s, st))) return st;
     if (s->train.vocab) { /* text: the ids' meaning, kept in checkpoints */
         s->vocab_len = s->train.vocab_len;

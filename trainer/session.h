@@ -17,6 +17,7 @@
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/shard.h"
+#include "nn/augment.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "nn/optim.h"
@@ -87,6 +88,8 @@ void tr_say(const tr_session *s, const char *fmt, ...)
 
 /* Load the config (rank 0 reads, broadcasts the text, all parse). */
 int tr_load_config(tr_session *s);
+/* The data.augment settings of d (nn/augment.h). */
+nn_augment tr_augment_of(const io_data_cfg *d);
 /* Load this rank's shards of the train (and test) data and normalise. */
 int tr_load_data(tr_session *s);
 /* Collective: every rank runs the same binary (hash of the executable),
