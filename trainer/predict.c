@@ -45,18 +45,25 @@ static int csv_features(tr_session *s, float *tab, size_t rows, size_t cols,
     return 0;
 }
 
-/* Read INPUT as rows of the model's input width into *x. */
+/* Read INPUT as rows of the model's input width into *x. An IDX file
+ * must have the model's sample shape (the shape it was trained on), not
+ * merely as many values. */
 static int read_inputs(tr_session *s, size_t xw, float **x, size_t *rows)
 {
     const io_data_cfg *d = &s->cfg.data;
     if (!strcmp(d->format, "idx")) {
         nn_shape shape;
+        char have[64], want[64];
         int st = io_idx_read(s->opt->input, 0, (size_t)-1, rows, &shape, x,
                              &s->err);
-        if (!st && nn_shape_size(shape) != xw)
+        if (!st && !nn_shape_eq(shape, s->model->in))
             st = nn_error_set(&s->err, NN_EXIT_DATA,
-                              "%s: samples of %zu values; the model takes %zu",
-                              s->opt->input, nn_shape_size(shape), xw);
+                              "%s: samples of shape %s (%zu values); the "
+                              "model takes %s (%zu)", s->opt->input,
+                              nn_shape_str(shape, have, sizeof have),
+                              nn_shape_size(shape),
+                              nn_shape_str(s->model->in, want, sizeof want),
+                              xw);
         return st;
     }
     float *tab = NULL;

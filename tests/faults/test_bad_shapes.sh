@@ -26,6 +26,7 @@ def labels(path, n):
 images(f"{w}/img28.gz", 64, 28, 28); labels(f"{w}/lab.gz", 64)
 images(f"{w}/img32.gz", 64, 32, 32)
 images(f"{w}/img20.gz", 64, 20, 20)
+images(f"{w}/img14x56.gz", 64, 14, 56)  # as many values as 28x28
 # CSV: 4 features + 1 target; wider (7 + 1) and narrower (2 + 1)
 for name, feats in (("t4", 4), ("t7", 7), ("t2", 2)):
     with open(f"{w}/{name}.csv", "w") as f:
@@ -46,6 +47,11 @@ done
 axon_np 2 train $cfg "${q[@]}" "${idx[@]}" --set data.test="$WORK/img28.gz" >/dev/null \
   || fail "a test file of the training shape was refused"
 ok "IDX test file of the training shape accepted"
+# predict: an IDX file of another shape, even with as many values
+for f in img32 img14x56; do
+  expect_exit 3 "$f.gz: samples of shape \[1, [0-9]+, [0-9]+\] \([0-9]+ values\); the model takes \[1, 28, 28\]" 1 \
+    predict --checkpoint "$WORK/ck/last.ckpt" "$WORK/$f.gz"
+done
 
 lin=(--set data.train="$WORK/t4.csv" --set model.layers.0.init=he)
 for f in t7 t2; do
