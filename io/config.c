@@ -84,6 +84,8 @@ static const char *const target_names[] = {"labels", "input", NULL};
 #define MAX_COUNT 1e12
 
 static const key_def defs[] = {
+    /* the kind of training; names and checks live with the objectives */
+    {"objective", T_STR, OFF(objective), 0, 0, 0, NULL, NULL},
     /* required unless a gan section names the networks (apply_layers) */
     {"model.layers", T_LAYERS, OFF(model_layers), 0, 0, F_REQ, NULL, NULL},
     /* fine-tuning: copy named layers' parameters from another checkpoint */
@@ -1127,6 +1129,34 @@ static int check_gan(parse_ctx *c)
     return 0;
 }
 
+/* Remember where every given key was set (io_config_where). */
+static void record_given(parse_ctx *c)
+{
+    io_config *cfg = c->cfg;
+    cfg->given = nn_xcalloc(N_DEFS, sizeof *cfg->given);
+    for (size_t i = 0; i < N_DEFS; i++) {
+        if (!c->found[i]) continue;
+        cfg_loc at = pair_loc(c, c->found[i]);
+        io_config_given *g = &cfg->given[cfg->n_given++];
+        g->key = defs[i].key;
+        g->line = at.line;
+        g->origin = at.origin ? nn_xstrdup(at.origin) : NULL;
+    }
+}
+
+int io_config_where(const io_config *cfg, const char *key, char *buf,
+                    size_t cap)
+{
+    for (size_t i = 0; i < cfg->n_given; i++) {
+        const io_config_given *g = &cfg->given[i];
+        if (strcmp(g->key, key)) continue;
+        if (g->origin) snprintf(buf, cap, "%s", g->origin);
+        else snprintf(buf, cap, "%s:%d", cfg->path, g->line);
+        return 1;
+    }
+    return 0;
+}
+
 static int validate(parse_ctx *c)
 {
     for (size_t i = 0; i < N_DEFS; i++) { /* defaults: trusted text */
@@ -1137,6 +1167,7 @@ static int validate(parse_ctx *c)
     }
     int rc = walk_section(c, c->root, "");
     if (rc != 0) return rc;
+    record_given(c);
     for (size_t i = 0; i < N_DEFS; i++) {
         if (defs[i].type == T_LAYERS) {
             rc = apply_layers(c, &defs[i], c->found[i]);
@@ -1247,6 +1278,8 @@ void io_config_free(io_config *cfg)
     }
     free(cfg->path);
     free(cfg->text);
+    for (size_t i = 0; i < cfg->n_given; i++) free(cfg->given[i].origin);
+    free(cfg->given);
     /* every string the table stores is owned by cfg */
     for (size_t i = 0; i < N_DEFS; i++)
         if (defs[i].type == T_STR || defs[i].type == T_ENUM)

@@ -130,6 +130,13 @@ typedef struct io_gan_cfg {
     double discriminator_lr;  /* 0 = training.lr */
 } io_gan_cfg;
 
+/* A key the file or an override set, and where (io_config_where). */
+typedef struct io_config_given {
+    const char *key;     /* the schema's key, e.g. "training.lr" */
+    int line;            /* its line in the file (0 for an override) */
+    char *origin;        /* "--set KEY" for an override, else NULL */
+} io_config_given;
+
 typedef struct io_config {
     char *path;          /* as given */
     char *text;          /* the file's bytes (NUL-terminated) */
@@ -157,7 +164,17 @@ typedef struct io_config {
     io_ckpt_cfg ckpt;
     io_log_cfg log;
     io_gan_cfg gan;
+    char *objective;     /* `objective:` the kind of training
+                            (trainer/objective.h); NULL: inferred */
+    size_t n_given;      /* the keys the file and the overrides set */
+    io_config_given *given;
 } io_config;
+
+/* Where key `key` was set: "FILE:LINE" (or "--set KEY") into buf, and 1;
+ * 0 (buf untouched) when neither the file nor an override set it. Lets
+ * the code that owns a key (an objective) name it in its own checks. */
+int io_config_where(const io_config *cfg, const char *key, char *buf,
+                    size_t cap);
 
 /* Parse `text` (len bytes) as the config named `path`, applying overrides
  * ("training.epochs=3"). On error fills err (file:line: key: problem, or

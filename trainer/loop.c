@@ -340,9 +340,10 @@ int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
     memset(r, 0, sizeof *r);
     r->s = s;
     r->sampler.ops = tr_sampler_of(&s->cfg.data);
-    r->obj_ops = ops ? ops : tr_objective_find(tr_objective_of(&s->cfg));
-    NN_CHECK(r->obj_ops, "no objective for this config");
-    int st = r->obj_ops->create(r, &r->obj); /* agreed by the objective */
+    r->obj_ops = ops;
+    int st = ops ? 0 : tr_agree(s, tr_objective_pick(s, &r->obj_ops));
+    if (st) return st;
+    st = r->obj_ops->create(r, &r->obj); /* agreed by the objective */
     if (!st) st = check_memory(r);
     if (st) return st;
     /* Evaluation runs in chunks of at least 64 rows, even when a resumed

@@ -106,10 +106,18 @@ static int create(tr_run *r, void **obj)
     const char *h = getenv("AXON_GAN_HALF_STEP");
     o->half = h ? h[0] : 0;
     nn_model *gm = NULL, *dm = NULL;
+    static const char *const supervised_keys[] = {
+        "training.pseudo_label_threshold", "training.pseudo_label_weight",
+        "data.labelled", "data.target", NULL};
     int st = h && strcmp(h, "d") && strcmp(h, "g")
                  ? nn_error_set(&s->err, NN_EXIT_USAGE,
                                 "AXON_GAN_HALF_STEP: '%s' is not d or g", h)
-                 : 0;
+                 : tr_objective_foreign(s, supervised_keys, "supervised", "gan");
+    if (!st && !c->enabled)
+        st = nn_error_set(&s->err, NN_EXIT_USAGE,
+                          "%s: objective gan needs a gan section (noise, "
+                          "generator.layers, discriminator.layers)",
+                          s->opt->config);
     if (!st) st = make(s, "generator", &c->generator, nn_shape_1d(o->noise),
                        &gm);
     if (!st) st = make(s, "discriminator", &c->discriminator,
@@ -265,21 +273,13 @@ static void save(tr_run *r, void *obj, io_ckpt *c)
     io_ckpt_add(c, "gan/noise", &((gan *)obj)->noise, sizeof(uint64_t), 0);
 }
 
+/* The generator's hash (its input shape) already covers the noise size. */
 static int load(tr_run *r, void *obj, io_ckpt *c, const char *path)
 {
     const void *v;
-    uint64_t noise;
-    int st = io_ckpt_need(c, path, "gan/noise", sizeof noise, &v, NULL,
-                          &r->s->err);
-    if (st) return st;
-    memcpy(&noise, v, sizeof noise);
-    if (noise != ((gan *)obj)->noise)
-        return nn_error_set(&r->s->err, NN_EXIT_DATA,
-                            "%s: section 'gan/noise': the checkpoint's "
-                            "generator takes %llu noise values, this config's "
-                            "%llu", path, (unsigned long long)noise,
-                            (unsigned long long)((gan *)obj)->noise);
-    return 0;
+    (void)obj;
+    return io_ckpt_need(c, path, "gan/noise", sizeof(uint64_t), &v, NULL,
+                        &r->s->err);
 }
 
 static nn_shape input_shape(tr_run *r, void *obj)

@@ -60,7 +60,11 @@ static void declare_metrics(tr_run *r)
 static int create(tr_run *r, void **obj)
 {
     tr_session *s = r->s;
-    int st = s->model ? 0 : tr_build_model(s); /* lstsq built it already */
+    static const char *const gan_keys[] = {
+        "gan.noise", "gan.generator.layers", "gan.discriminator.layers",
+        "gan.generator_lr", "gan.discriminator_lr", NULL};
+    int st = tr_agree(s, tr_objective_foreign(s, gan_keys, "gan", "supervised"));
+    if (!st && !s->model) st = tr_build_model(s); /* lstsq built it already */
     if (!st) st = tr_agree(s, tr_semisup_check(s));
     if (st) return st;
     sup *o = nn_xcalloc(1, sizeof *o);

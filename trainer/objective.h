@@ -44,8 +44,19 @@ typedef struct tr_objective_ops {
 /* The objective named `name`, or NULL. */
 const tr_objective_ops *tr_objective_find(const char *name);
 
-/* The objective a config asks for: "gan" with a gan section, else
- * "supervised" (classification, regression, autoencoder, pseudo-labels). */
+/* The objective a config asks for: its `objective:` key, else "gan" with
+ * a gan section, else "supervised" (classification, regression,
+ * autoencoder, pseudo-labels). */
 const char *tr_objective_of(const io_config *cfg);
+
+/* The config's objective into *out; NN_EXIT_USAGE naming the file, line
+ * and the known names when there is none of that name. */
+int tr_objective_pick(tr_session *s, const tr_objective_ops **out);
+
+/* For an objective's create: NN_EXIT_USAGE, naming where, when the config
+ * sets any of keys[] (NULL-terminated), which belong to objective `owner`
+ * and mean nothing to `mine`. */
+int tr_objective_foreign(tr_session *s, const char *const *keys,
+                         const char *owner, const char *mine);
 
 #endif

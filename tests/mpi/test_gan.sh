@@ -163,3 +163,12 @@ run clip --set training.max_steps=3 --set training.clip_norm=1e-3
 "$CMP" "$WORK/acc1/last.ckpt" "$WORK/clip/last.ckpt" --exact >/dev/null \
   && fail "clip_norm 1e-3 changed nothing"
 ok "GAN: training.clip_norm clips (1e-3 changes the run, 1e30 does not)"
+
+# --- objectives: named, unknown, and keys that belong to another --------
+printf 'objective: rbm\n' | cat - "$cfg" >"$WORK/obj.yaml"
+expect_exit 2 "obj.yaml:1: objective: unknown 'rbm' \(known: supervised, gan\)" 1 \
+  train "$WORK/obj.yaml" "${c[@]}"
+expect_exit 2 "--set training.pseudo_label_weight: training.pseudo_label_weight: belongs to the 'supervised' objective; this config trains 'gan'" 1 \
+  train $cfg "${c[@]}" --set training.pseudo_label_weight=2
+expect_exit 2 "objective gan needs a gan section" 1 train configs/fashion_mlp.yaml \
+  --quiet --set objective=gan
