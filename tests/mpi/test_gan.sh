@@ -172,3 +172,18 @@ expect_exit 2 "--set training.pseudo_label_weight: training.pseudo_label_weight:
   train $cfg "${c[@]}" --set training.pseudo_label_weight=2
 expect_exit 2 "objective gan needs a gan section" 1 train configs/fashion_mlp.yaml \
   --quiet --set objective=gan
+
+# --- the schedule spans the configured epochs, as for every run ----------
+# max_steps stops the run after epoch 1 of 2; the cosine's horizon stays
+# 2 epochs, so the rate after epoch 1 is half the peak (not its end, 0).
+run sched --set training.epochs=2 --set training.max_steps=32 \
+  --set training.schedule=cosine --set gan.generator_lr=0.001 \
+  --set gan.discriminator_lr=0.002
+python3 - "$WORK/sched/metrics.jsonl" <<'PY' || fail "GAN schedule horizon"
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1]) if '"epoch"' in l][0]
+assert r['step'] == 32, r
+assert abs(r['generator_lr'] - 0.0005) < 1e-9, r
+assert abs(r['discriminator_lr'] - 0.001) < 1e-9, r
+PY
+ok "GAN: the cosine spans the configured epochs, not max_steps"
