@@ -158,24 +158,82 @@ done:
     return rc;
 }
 
+/* predict: an IDX file must have the model's sample shape (the shape it
+ * was trained on), not merely as many values. */
+static int idx_inputs(const char *path, const io_data_cfg *cfg, nn_shape in,
+                      float **x, size_t *rows, nn_error *err)
+{
+    nn_shape shape;
+    char have[64], want[64];
+    (void)cfg;
+    int st = io_idx_read(path, 0, (size_t)-1, rows, &shape, x, err);
+    if (st || nn_shape_eq(shape, in)) return st;
+    free(*x);
+    *x = NULL;
+    return nn_error_set(err, NN_EXIT_DATA,
+                        "%s: samples of shape %s (%zu values); the model "
+                        "takes %s (%zu)", path,
+                        nn_shape_str(shape, have, sizeof have),
+                        nn_shape_size(shape), nn_shape_str(in, want, sizeof want),
+                        nn_shape_size(in));
+}
+
+/* predict: a CSV table of the features alone, or with the configured
+ * target columns (dropped); for a text model, token ids. */
+static int csv_inputs(const char *path, const io_data_cfg *cfg, nn_shape in,
+                      float **x, size_t *rows, nn_error *err)
+{
+    float *tab = NULL;
+    size_t cols = 0, xw = nn_shape_size(in), k = cfg->targets;
+    int st = io_csv_read(path, cfg->skip_rows, cfg->header, rows, &cols, &tab,
+                         err);
+    if (st) return st;
+    if (cols == xw) {
+        *x = tab;
+        return 0;
+    }
+    if (cols != xw + k) {
+        free(tab);
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: %zu columns; the model takes %zu features "
+                            "(or %zu columns with the %zu target column(s))",
+                            path, cols, xw, xw + k, k);
+    }
+    size_t t0 = cfg->target_column < 0 ? cols - k : (size_t)cfg->target_column;
+    *x = nn_xalloc_floats(nn_mul_size(*rows, xw) + 1);
+    for (size_t i = 0; i < *rows; i++)
+        for (size_t j = 0, o = 0; j < cols; j++)
+            if (j < t0 || j >= t0 + k) (*x)[i * xw + o++] = tab[i * cols + j];
+    free(tab);
+    return 0;
+}
+
+/* The data formats: a new one is its loader (and, for predict, its input
+ * reader) plus one line here. */
+static const io_format_ops formats[] = {
+    {"idx", load_idx, idx_inputs},
+    {"csv", load_csv, csv_inputs},
+    /* io/text.c; predict reads token ids as CSV columns */
+    {"text", io_text_load, csv_inputs},
+};
+
+const io_format_ops *io_format_find(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof formats / sizeof *formats; i++)
+        if (!strcmp(formats[i].name, name)) return &formats[i];
+    return NULL;
+}
+
 int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
                     size_t part, size_t parts, nn_error *err)
 {
     memset(d, 0, sizeof *d);
     const char *path = split == IO_SPLIT_TEST ? cfg->test : cfg->train;
-    const char *fmt = cfg->format ? cfg->format : "";
-    int rc;
-    if (strcmp(fmt, "idx") == 0) {
-        rc = load_idx(d, cfg, split, part, parts, err);
-    } else if (strcmp(fmt, "csv") == 0) {
-        rc = load_csv(d, cfg, split, part, parts, err);
-    } else if (strcmp(fmt, "text") == 0) {
-        rc = io_text_load(d, cfg, split, part, parts, err); /* io/text.c */
-    } else {
-        rc = nn_error_set(err, NN_EXIT_USAGE,
-                          "data.format: unknown format '%s' (idx, csv, text)",
-                          fmt);
-    }
+    const io_format_ops *f = io_format_find(cfg->format);
+    int rc = f ? f->load(d, cfg, split, part, parts, err)
+               : nn_error_set(err, NN_EXIT_USAGE,
+                              "data.format: unknown format '%s' (idx, csv, "
+                              "text)", cfg->format ? cfg->format : "");
     if (rc) {
         io_dataset_free(d);
         return rc;

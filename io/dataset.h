@@ -33,6 +33,20 @@ typedef struct io_dataset {
 
 typedef enum { IO_SPLIT_TRAIN = 0, IO_SPLIT_TEST = 1 } io_split;
 
+/* A data format (data.format): its loader of one split's shard, and for
+ * `axon predict` its reader of a file of model inputs, rows of the model's
+ * input shape `in` (malloc'ed into *x; NULL: the format has none). */
+typedef struct io_format_ops {
+    const char *name;
+    int (*load)(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                size_t part, size_t parts, nn_error *err);
+    int (*inputs)(const char *path, const io_data_cfg *cfg, nn_shape in,
+                  float **x, size_t *rows, nn_error *err);
+} io_format_ops;
+
+/* The format called `name`, or NULL. */
+const io_format_ops *io_format_find(const char *name);
+
 /* Load shard `part` of `parts` of the split: rows [total*part/parts,
  * total*(part+1)/parts). Applies no normalisation. With data.target
  * input no labels file is opened (IDX) and every CSV column is a

@@ -20,57 +20,17 @@
 #include "trainer/gan.h"
 #include "trainer/session.h"
 
-/* Drop the configured target columns of a CSV table that has them. */
-static int csv_features(tr_session *s, float *tab, size_t rows, size_t cols,
-                        size_t xw, float **x)
+/* Read INPUT as rows of the model's input into *x, as its format does. */
+static int read_inputs(tr_session *s, float **x, size_t *rows)
 {
-    const io_data_cfg *d = &s->cfg.data;
-    if (cols == xw) {
-        *x = tab;
-        return 0;
-    }
-    size_t k = d->targets;
-    if (cols != xw + k)
-        return nn_error_set(&s->err, NN_EXIT_DATA,
-                            "%s: %zu columns; the model takes %zu features "
-                            "(or %zu columns with the %zu target column(s))",
-                            s->opt->input, cols, xw, xw + k, k);
-    size_t t0 = d->target_column < 0 ? cols - k : (size_t)d->target_column;
-    float *out = nn_xalloc_floats(rows * xw);
-    for (size_t i = 0; i < rows; i++)
-        for (size_t j = 0, o = 0; j < cols; j++)
-            if (j < t0 || j >= t0 + k) out[i * xw + o++] = tab[i * cols + j];
-    free(tab);
-    *x = out;
-    return 0;
-}
-
-/* Read INPUT as rows of the model's input width into *x. An IDX file
- * must have the model's sample shape (the shape it was trained on), not
- * merely as many values. */
-static int read_inputs(tr_session *s, size_t xw, float **x, size_t *rows)
-{
-    const io_data_cfg *d = &s->cfg.data;
-    if (!strcmp(d->format, "idx")) {
-        nn_shape shape;
-        char have[64], want[64];
-        int st = io_idx_read(s->opt->input, 0, (size_t)-1, rows, &shape, x,
-                             &s->err);
-        if (!st && !nn_shape_eq(shape, s->model->in))
-            st = nn_error_set(&s->err, NN_EXIT_DATA,
-                              "%s: samples of shape %s (%zu values); the "
-                              "model takes %s (%zu)", s->opt->input,
-                              nn_shape_str(shape, have, sizeof have),
-                              nn_shape_size(shape),
-                              nn_shape_str(s->model->in, want, sizeof want),
-                              xw);
-        return st;
-    }
-    float *tab = NULL;
-    size_t cols = 0;
-    int st = io_csv_read(s->opt->input, d->skip_rows, d->header, rows, &cols,
-                         &tab, &s->err);
-    return st ? st : csv_features(s, tab, *rows, cols, xw, x);
+    const io_format_ops *f = io_format_find(s->cfg.data.format);
+    if (!f || !f->inputs)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: predict cannot read inputs of data.format "
+                            "%s",
+                            s->opt->checkpoint, s->cfg.data.format);
+    return f->inputs(s->opt->input, &s->cfg.data, s->model->in, x, rows,
+                     &s->err);
 }
 
 static int normalise(tr_session *s, io_ckpt *c, float *x, size_t rows,
@@ -165,7 +125,7 @@ static int predict(tr_session *s)
     in = s->model->in;
     tr_loss_layout(s);
     size_t xw = nn_shape_size(in);
-    if ((st = read_inputs(s, xw, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))
+    if ((st = read_inputs(s, &x, &rows)) || (st = normalise(s, &c, x, rows, xw)))
         goto done;
     /* ids for a first embedding layer are checked here, not in the layer */
     size_t vocab = nn_model_token_vocab(s->model);
