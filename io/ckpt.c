@@ -713,6 +713,15 @@ static int take(reader *r, io_ckpt *c, const char *name, size_t len,
     return NN_OK;
 }
 
+/* A name of n (1..IO_CKPT_NAME_MAX) bytes at p into out, NUL-terminated;
+ * -1 if it holds a NUL byte itself. */
+static int copy_name(const uint8_t *p, size_t n, char *out)
+{
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return strlen(out) == n ? 0 : -1;
+}
+
 /* Version 3: the section table (already read into h, `fields` bytes),
  * then the inline sections' bytes. *raw receives the payload's bytes. */
 static int parse_table(reader *r, const uint8_t *h, uint32_t fields,
@@ -732,9 +741,7 @@ static int parse_table(reader *r, const uint8_t *h, uint32_t fields,
         if (nl == 0 || nl > IO_CKPT_NAME_MAX || fields - at - V3_ENTRY_MIN < nl)
             return corrupt(r, "section table: a name's length");
         char name[IO_CKPT_NAME_MAX + 1];
-        memcpy(name, h + at + 4, nl);
-        name[nl] = '\0';
-        if (strlen(name) != nl)
+        if (copy_name(h + at + 4, nl, name))
             return corrupt(r, "section table: a name holds a NUL byte");
         uint32_t flags = get_u32(h + at + 4 + nl);
         uint64_t len = get_u64(h + at + 8 + nl);
@@ -773,9 +780,7 @@ static int legacy_records(reader *r, io_ckpt *c, const uint8_t *b, size_t n)
         if (tl == 0 || tl > IO_CKPT_NAME_MAX || n - at - 4 < (size_t)tl + 8)
             return corrupt(r, "extra records: a tag");
         char tag[IO_CKPT_NAME_MAX + 1];
-        memcpy(tag, b + at + 4, tl);
-        tag[tl] = '\0';
-        if (strlen(tag) != tl)
+        if (copy_name(b + at + 4, tl, tag))
             return corrupt(r, "extra records: a tag holds a NUL byte");
         uint64_t vl = get_u64(b + at + 4 + tl);
         at += 12 + (size_t)tl;
