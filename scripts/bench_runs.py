@@ -4,6 +4,7 @@
 
     python3 scripts/bench_runs.py [--build build/rel] [--smoke]
                                   [--epochs 3] [--launches 1] [--out FILE]
+                                  [--only mlp,lenet,...] [--batch N]
 
 For each shipped config (the MLP with SGD and with Adam, LeNet-5, the
 char LSTM, the row LSTM, the autoencoder, the GAN) a real `axon train`
@@ -57,6 +58,8 @@ def parse():
     p.add_argument("--launches", type=int, default=1)
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--only", default="", help="comma-separated config names")
+    p.add_argument("--batch", type=int, default=0,
+                   help="global batch for every run (default: each config's)")
     p.add_argument("--out", default="")
     return p.parse_args()
 
@@ -89,6 +92,8 @@ def axon_run(args, name, ranks, threads, work):
                    "logging.metrics=" + metrics]
     if limit:
         sets.append("data.limit=%d" % limit)
+    if args.batch:
+        sets.append("training.batch_size=%d" % args.batch)
     cmd = ["bash", "scripts/mpirun.sh", str(ranks), os.path.join(args.build, "bin", "axon"),
            "train", cfg, "--quiet"]
     for s in sets:
@@ -109,6 +114,8 @@ def torch_run(args, name, ddp):
         cmd += ["--rows", str(limit)]
     if ddp:
         cmd += ["--ddp", str(ddp)]
+    if args.batch:
+        cmd += ["--global-batch", str(args.batch)]
     out = run(cmd, timeout=600).stdout
     res = json.loads(out[out.index("{"):out.rindex("}") + 1])
     return {"epochs": res["epochs"], "samples_s": later_epochs(res["epochs"]),
@@ -209,6 +216,7 @@ def main():
     L = table(S, args)
     print("\n".join(L), flush=True)
     res = {"epochs": args.epochs, "launches": args.launches, "smoke": args.smoke,
+           "batch": args.batch or None,
            "seconds": round(time.time() - t0, 1), "runs": runs, "summary": S, "table": L}
     if args.out:
         with open(args.out, "w") as f:

@@ -43,6 +43,8 @@ def parse():
                             "char_lstm", "gan"])
     p.add_argument("--epochs", type=int, default=0,
                    help="whole run of this many epochs (0: steps mode)")
+    p.add_argument("--global-batch", type=int, default=0,
+                   help="whole runs: batch over all processes (default: the config's)")
     p.add_argument("--batch", type=int, default=64, help="per process")
     p.add_argument("--threads", type=int, default=1,
                    help="intra-op (OpenMP) threads per process")
@@ -235,7 +237,7 @@ def whole_run(rank, world):
     lo, hi = len(x) * rank // world, len(x) * (rank + 1) // world
     x = x[lo:hi].contiguous()
     y = None if y is None else y[lo:hi].contiguous()
-    B = max(1, w["batch"] // world)
+    B = max(1, (ARGS.global_batch or w["batch"]) // world)
     ddp = (lambda m: nn.parallel.DistributedDataParallel(m)) if world > 1 else (lambda m: m)
     if ARGS.model == "gan":
         g, d = whole_model("gan")
@@ -320,7 +322,7 @@ def main():
         res = (whole_run if ARGS.epochs else run)(0, 1)
     world = max(ARGS.ddp, 1)
     if ARGS.epochs:
-        info["batch_per_process"] = max(1, WHOLE[ARGS.model]["batch"] // world)
+        info["batch_per_process"] = max(1, (ARGS.global_batch or WHOLE[ARGS.model]["batch"]) // world)
         info["epochs"] = [round(r, 1) for r in res["epochs"]]
         print(json.dumps(info))
         return 0

@@ -199,7 +199,10 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
 
 /* OpenBLAS threads per rank: OPENBLAS_NUM_THREADS if the user set it;
  * else SLURM's cpus-per-task; else the node's cores / ranks on the node,
- * so that ranks x threads never oversubscribe the cores. */
+ * so that ranks x threads never oversubscribe the cores. The fastest
+ * setting when the cores are free (measured: docs/PERFORMANCE.md, "Whole
+ * runs and BLAS threads"); on a shared machine 1 is faster, and the
+ * README tells users so. */
 static int set_threads(comm_ctx *c)
 {
     const char *env = getenv("OPENBLAS_NUM_THREADS");
