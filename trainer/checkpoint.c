@@ -435,14 +435,68 @@ int tr_resume(tr_run *r, const char *path)
     return tr_agree(s, st);
 }
 
+/* Where the best epoch's weights are: <checkpoint.dir>/best.ckpt, else
+ * best.ckpt beside the checkpoint the run resumed from (a resume into
+ * another checkpoint.dir). 0 with path set, or NN_EXIT_DATA. */
+static int best_path(tr_run *r, char *path, size_t cap)
+{
+    tr_session *s = r->s;
+    char mine[4096] = "", theirs[4096] = "";
+    if (s->cfg.ckpt.dir) {
+        snprintf(mine, sizeof mine, "%s/best.ckpt", s->cfg.ckpt.dir);
+        if (access(mine, F_OK) == 0) return snprintf(path, cap, "%s", mine), 0;
+    }
+    if (r->resumed_from) {
+        const char *slash = strrchr(r->resumed_from, '/');
+        int dir = slash ? (int)(slash - r->resumed_from) : 1;
+        snprintf(theirs, sizeof theirs, "%.*s/best.ckpt", dir,
+                 slash ? r->resumed_from : ".");
+        if (access(theirs, F_OK) == 0) return snprintf(path, cap, "%s", theirs), 0;
+    }
+    return nn_error_set(&s->err, NN_EXIT_DATA,
+                        "%s%s%s: no best.ckpt, which the resumed checkpoint "
+                        "needs (early stopping's best epoch is %llu); resume "
+                        "with the run's own checkpoint.dir, or copy its "
+                        "best.ckpt there",
+                        mine[0] ? mine : "", mine[0] && theirs[0] ? " or " : "",
+                        theirs, (unsigned long long)r->best_epoch);
+}
+
+/* A best.ckpt found beside the resumed checkpoint is written into this
+ * run's checkpoint.dir too, so that the new directory alone resumes. */
+static int copy_best(tr_run *r)
+{
+    int st = 0;
+    float *now[TR_MAX_GROUPS];
+    for (size_t g = 0; g < r->n_groups; g++) {
+        nn_model *m = r->groups[g]->model;
+        now[g] = nn_xalloc_floats(m->n_params + 1);
+        memcpy(now[g], m->params, m->n_params * sizeof(float));
+        memcpy(m->params, r->best[g], m->n_params * sizeof(float));
+    }
+    st = tr_save(r, "best.ckpt");
+    for (size_t g = 0; g < r->n_groups; g++) {
+        nn_model *m = r->groups[g]->model;
+        memcpy(m->params, now[g], m->n_params * sizeof(float));
+        free(now[g]);
+    }
+    return st;
+}
+
 int tr_load_best(tr_run *r)
 {
     tr_session *s = r->s;
     char path[4096];
-    if (!s->cfg.ckpt.dir || !r->best_epoch) return 0;
-    snprintf(path, sizeof path, "%s/best.ckpt", s->cfg.ckpt.dir);
+    if (!r->best_epoch) return 0;
+    int st = s->rank == 0 ? best_path(r, path, sizeof path) : 0;
+    uint64_t elsewhere = 0;
+    if (!st && s->rank == 0 && s->cfg.ckpt.dir) {
+        char mine[4096];
+        snprintf(mine, sizeof mine, "%s/best.ckpt", s->cfg.ckpt.dir);
+        elsewhere = strcmp(mine, path) != 0;
+    }
     io_ckpt c = {0};
-    int st = s->rank == 0 ? io_ckpt_read(path, &c, &s->err) : 0;
+    if (!st && s->rank == 0) st = io_ckpt_read(path, &c, &s->err);
     if (!r->best) r->best = nn_xcalloc(TR_MAX_GROUPS, sizeof *r->best);
     for (size_t g = 0; g < r->n_groups; g++) {
         tr_group *gr = r->groups[g];
@@ -459,5 +513,7 @@ int tr_load_best(tr_run *r)
         if (comm_bcast_bytes(s->comm, r->best[g],
                              r->groups[g]->model->n_params * sizeof(float), 0))
             return NN_EXIT_OTHER;
-    return 0;
+    if (comm_bcast_bytes(s->comm, &elsewhere, sizeof elsewhere, 0))
+        return NN_EXIT_OTHER;
+    return elsewhere ? copy_best(r) : 0;
 }

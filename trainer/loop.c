@@ -222,6 +222,7 @@ static int end_epoch(tr_run *r, const double *ep, double sps, double dt,
     if ((st = validate(r, val, &have))) return st;
     tr_report_epoch(r, ep, have ? val : NULL, sps, dt);
     if ((st = early_stopping(r, val, &early))) return st;
+    r->finished = early || r->epoch + 1 == tc->epochs;
     *stop = early || (tc->max_steps && r->global_step >= tc->max_steps);
     int last = r->epoch + 1 == tc->epochs || *stop;
     size_t every = r->s->cfg.ckpt.every_epochs;
@@ -242,6 +243,7 @@ static int run_epochs(tr_run *r)
     size_t steps = r->sampler.ops->steps(r);
     int st = 0;
     if (r->best_epoch && !r->best && (st = tr_load_best(r))) return st;
+    r->finished = r->epoch >= tc->epochs;
     for (; r->epoch < tc->epochs; r->epoch++, r->step_in_epoch = 0) {
         if (tc->max_steps && r->global_step >= tc->max_steps) break;
         begin_epoch(r);
@@ -362,6 +364,7 @@ void tr_run_free(tr_run *r)
     free(r->best);
     free(r->batch.x), free(r->batch.y), free(r->batch.local), free(r->batch.ids);
     free(r->sampler.carried);
+    free(r->resumed_from);
     if (r->metrics_file) fclose(r->metrics_file);
     memset(r, 0, sizeof *r);
 }
@@ -378,6 +381,7 @@ static int start(tr_run *r, int *resumed)
             int st = tr_resume(r, path);
             if (st) return st;
             *resumed = 1;
+            r->resumed_from = nn_xstrdup(path);
             tr_say(s, "resumed from %s at epoch %llu step %llu (global step "
                       "%llu)\n",
                    path, (unsigned long long)r->epoch + 1,
@@ -390,13 +394,19 @@ static int start(tr_run *r, int *resumed)
     return s->cfg.init_from ? tr_init_from(s, r->groups[0]->model) : 0;
 }
 
-/* The end of a run: the best epoch's weights, the objective's own
- * summary, the test figures, the final checkpoint. */
+/* The end of a run: the best epoch's weights (when training is over: all
+ * epochs done or stopped early; a run stopped by max_steps keeps its own,
+ * so that a resume continues it exactly, and best.ckpt holds the best),
+ * the objective's own summary, the test figures, the final checkpoint. */
 static int finish(tr_run *r)
 {
     tr_session *s = r->s;
     int st;
-    if (r->best) {
+    if (r->best && !r->finished)
+        tr_say(s, "stopped by training.max_steps: the best epoch's weights "
+                  "(epoch %llu) are in best.ckpt\n",
+               (unsigned long long)r->best_epoch);
+    if (r->best && r->finished) {
         for (size_t g = 0; g < r->n_groups; g++)
             memcpy(r->groups[g]->model->params, r->best[g],
                    r->groups[g]->model->n_params * sizeof(float));

@@ -109,6 +109,8 @@ typedef struct tr_run {
     uint64_t best_epoch, bad_epochs;
     float **best;                   /* per group: params of the best epoch */
     int stop;                       /* a signal reached some rank */
+    int finished;                   /* every epoch done, or stopped early */
+    char *resumed_from;             /* the checkpoint resumed (or NULL) */
     double t0;
     FILE *metrics_file;
 } tr_run;
@@ -176,7 +178,9 @@ int tr_save(tr_run *r, const char *name);
  * sampler's state from path (resume) and check that nothing in the file
  * is left unread. Collective. */
 int tr_resume(tr_run *r, const char *path);
-/* After a resume: the best epoch's parameters from <dir>/best.ckpt. */
+/* After a resume: the best epoch's parameters from best.ckpt in
+ * checkpoint.dir, or beside the resumed checkpoint (then copied into
+ * checkpoint.dir). Collective. */
 int tr_load_best(tr_run *r);
 /* Resolve --resume: "auto" -> <dir>/last.ckpt if present (NULL if none). */
 const char *tr_resolve_resume(tr_run *r, const char *arg, char *buf,

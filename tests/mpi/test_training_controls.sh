@@ -50,6 +50,21 @@ e2="$(axon_np 2 eval configs/fashion_mlp.yaml --checkpoint "$WORK/es/last.ckpt" 
 [ "${e1##*: }" = "${e2##*: }" ] || fail "final weights are not the best: $e1 / $e2"
 "$CMP" "$WORK/es/best.ckpt" "$WORK/es/last.ckpt" --tol 0 || fail "last.ckpt params != best.ckpt params"
 ok "final weights are the best epoch's"
+# The same run stopped after epoch 3 and resumed into another
+# checkpoint.dir: best.ckpt is taken from beside the resumed file (and
+# copied into the new directory), and the run ends exactly as the
+# uninterrupted one.
+steps="$(python3 -c "import json,sys; print(json.loads(open(sys.argv[1]).readline())['step'])" "$WORK/es.jsonl")"
+es=(--set data.limit=3000 --set training.epochs=40 --set training.lr=0.1
+    --set early_stopping.patience=2 --set logging.print_every=0 --quiet)
+axon_np 2 train configs/fashion_mlp.yaml "${es[@]}" --set checkpoint.dir="$WORK/esa" \
+  --set training.max_steps=$((3 * steps)) >/dev/null || fail "early-stopping run, part 1"
+axon_np 2 train configs/fashion_mlp.yaml "${es[@]}" --set checkpoint.dir="$WORK/esb" \
+  --resume "$WORK/esa/last.ckpt" >/dev/null || fail "resume into another checkpoint.dir"
+[ -f "$WORK/esb/best.ckpt" ] || fail "best.ckpt not copied into the new directory"
+"$CMP" "$WORK/es/last.ckpt" "$WORK/esb/last.ckpt" --exact >/dev/null \
+  || fail "resumed early-stopping run differs from the uninterrupted one"
+ok "early stopping resumed into another checkpoint.dir ends as the uninterrupted run"
 axon_np 1 train configs/fashion_mlp.yaml "${c[@]}" --set training.epochs=4 --set training.schedule=cosine \
   --set training.lr=0.02 \
   --set training.warmup_epochs=1 --set logging.metrics="$WORK/cos.jsonl" >/dev/null
