@@ -23,13 +23,17 @@ int io_gz_open(io_gz *f, const char *path, nn_error *err)
     f->path = path;
     f->plain = 0;
     f->size = 0;
+    f->raw = -1;
     int fd;
     int rc = io_open_regular(path, "data file", NN_EXIT_DATA, &fd, &f->size,
                              err);
     if (rc) return rc;
+    f->raw = dup(fd);
     f->gz = gzdopen(fd, "rb");
     if (!f->gz) {
         close(fd);
+        if (f->raw >= 0) close(f->raw);
+        f->raw = -1;
         return nn_error_set(err, NN_EXIT_DATA, "%s: cannot open: %s", path,
                             strerror(ENOMEM));
     }
@@ -42,7 +46,9 @@ int io_gz_open(io_gz *f, const char *path, nn_error *err)
 void io_gz_close(io_gz *f)
 {
     if (f->gz) gzclose_r(f->gz);
+    if (f->raw >= 0) close(f->raw);
     f->gz = NULL;
+    f->raw = -1;
 }
 
 /* Describe the stream's error state; "truncated" is reported by callers
@@ -112,6 +118,23 @@ int io_gz_expect_end(io_gz *f, const char *what, nn_error *err)
         return nn_error_set(err, NN_EXIT_DATA,
                             "%s: truncated: the gzip stream ends without its "
                             "trailer (CRC and length)", f->path);
+    /* zlib skips bytes after the last member that are not a gzip header:
+     * the file's last 4 bytes must be the member's trailer, the length of
+     * what was read mod 2^32 (a file of one member, as IDX files are) */
+    unsigned char t[4];
+    z_off_t read_bytes = gztell(f->gz);
+    if (f->plain || f->raw < 0 || f->size < 4 || read_bytes < 0) return NN_OK;
+    if (pread(f->raw, t, 4, (off_t)(f->size - 4)) != 4)
+        return nn_error_set(err, NN_EXIT_DATA, "%s: read error: %s", f->path,
+                            strerror(errno));
+    uint32_t isize = (uint32_t)t[0] | (uint32_t)t[1] << 8 |
+                     (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
+    if (isize != (uint32_t)read_bytes)
+        return nn_error_set(err, NN_EXIT_DATA,
+                            "%s: bytes after the end of the gzip stream (the "
+                            "file does not end with the trailer of the %llu "
+                            "bytes it holds)",
+                            f->path, (unsigned long long)read_bytes);
     return NN_OK;
 }
 

@@ -18,6 +18,7 @@ typedef struct io_gz {
     const char *path; /* borrowed from the caller, for messages */
     int plain;        /* 1: not gzip, read directly */
     uint64_t size;    /* bytes on disk (for plain files: the data size) */
+    int raw;          /* a second descriptor of the file (its trailer), or -1 */
 } io_gz;
 
 /* Open `path` for reading (must be a regular file). On failure f->gz is

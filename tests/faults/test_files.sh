@@ -61,6 +61,7 @@ for name, data in (("img", img), ("lab", lab)):
     open(f"{w}/{name}.gz", "wb").write(gzip.compress(data))
     open(f"{w}/{name}-cut.gz", "wb").write(gzip.compress(data)[:-8])
 open(f"{w}/img-long.gz", "wb").write(gzip.compress(img + bytes(784)))
+open(f"{w}/img-junk.gz", "wb").write(gzip.compress(img) + b"not gzip, after the trailer")
 PY
 f=configs/fashion_mlp.yaml
 g=(--quiet --set training.max_steps=1 --set data.val_fraction=0 --set checkpoint.dir="$WORK/gz")
@@ -70,6 +71,8 @@ expect_fast 3 "lab-cut.gz: truncated: the gzip stream ends without its trailer" 
   --set data.train="$WORK/img.gz" --set data.train_labels="$WORK/lab-cut.gz"
 expect_fast 3 "img-long.gz: data past the end of the 64 samples" 2 train $f "${g[@]}" \
   --set data.train="$WORK/img-long.gz" --set data.train_labels="$WORK/lab.gz"
+expect_fast 3 "img-junk.gz: bytes after the end of the gzip stream" 2 train $f "${g[@]}" \
+  --set data.train="$WORK/img-junk.gz" --set data.train_labels="$WORK/lab.gz"
 # YAML \0
 sed 's/^  lr: 0.02/  "lr\\0junk": 0.02/' $cfg > "$WORK/nul.yaml"
 grep -q 'lr\\0junk' "$WORK/nul.yaml" || fail "nul.yaml not made"
