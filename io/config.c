@@ -127,6 +127,8 @@ static const key_def defs[] = {
     {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
     /* text: stream order for truncated BPTT (check_text) */
     {"data.stream", T_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
+    /* the sampler by name (known to the trainer); stream = data.stream */
+    {"data.sampler", T_STR, OFF(data.sampler), 0, 0, 0, NULL, NULL},
     /* image rows only; the shape is checked when the data is loaded */
     {"data.augment.crop_pad", T_SIZE, OFF(data.augment_crop_pad), 0, 64, 0,
      "0", NULL},
@@ -792,6 +794,28 @@ static int check_augment(parse_ctx *c)
     return 0;
 }
 
+/* data.sampler: stream is what data.stream: true says; the two must not
+ * disagree. Other names are the trainer's to know. */
+static int check_sampler(parse_ctx *c)
+{
+    io_data_cfg *d = &c->cfg->data;
+    if (!d->sampler) return 0;
+    int stream = strcmp(d->sampler, "stream") == 0;
+    if (given(c, "data.stream") && d->stream != stream) {
+        cfg_loc at = pair_loc(c, given(c, "data.sampler"));
+        return loc_error(&at, "data.sampler", c->err,
+                         "%s, but data.stream is %s; give one of them",
+                         d->sampler, d->stream ? "true" : "false");
+    }
+    if (stream && strcmp(d->format, "text") != 0) {
+        cfg_loc at = pair_loc(c, given(c, "data.sampler"));
+        return loc_error(&at, "data.sampler", c->err,
+                         "stream is for data.format text, not %s", d->format);
+    }
+    d->stream = d->stream || stream;
+    return 0;
+}
+
 static int check_data(parse_ctx *c)
 {
     io_data_cfg *d = &c->cfg->data;
@@ -799,7 +823,8 @@ static int check_data(parse_ctx *c)
     /* IDX label files are needed unless the inputs are the targets */
     int idx_labels = idx && strcmp(d->target, "labels") == 0;
     const char *const *refused = idx ? csv_only : idx_only;
-    int rc = check_text(c);
+    int rc = check_sampler(c);
+    if (!rc) rc = check_text(c);
     if (!rc) rc = check_target(c);
     if (!rc) rc = check_augment(c);
     if (rc) return rc;

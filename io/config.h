@@ -35,6 +35,9 @@ typedef struct io_data_cfg {
                             idx); excludes val_fraction > 0 */
     char *val_labels;    /* idx only: required with val */
     size_t seq_len;      /* text only (required there): steps T per window */
+    char *sampler;       /* data.sampler: the order of training rows
+                            (trainer/sampler.h), NULL: stratified, or
+                            stream with data.stream; "stream" sets stream */
     int stream;          /* text only: windows in stream order for
                             truncated BPTT (io/shard.h STREAM ORDER); every
                             rank loads all training windows; needs

@@ -41,7 +41,11 @@ typedef struct tr_sampler_ops {
 extern const tr_sampler_ops tr_sampler_stratified;
 extern const tr_sampler_ops tr_sampler_stream;
 
-/* The sampler the data section asks for. */
+/* The sampler the data section asks for (data.sampler, else stream with
+ * data.stream, else stratified); NULL for an unknown name. */
 const tr_sampler_ops *tr_sampler_of(const io_data_cfg *d);
+/* The same, or NN_EXIT_USAGE naming where data.sampler was set and the
+ * known samplers. */
+int tr_sampler_pick(tr_session *s, const tr_sampler_ops **out);
 
 #endif

@@ -151,7 +151,10 @@ int tr_load_data(tr_session *s)
     /* Stream order (io/shard.h) gives a rank fixed streams spread over the
      * whole text, so every rank holds every training window (the text is
      * read whole anyway, for its vocabulary). */
-    int st = tr_sampler_of(d)->whole_data
+    const tr_sampler_ops *sampler;
+    int st = tr_agree(s, tr_sampler_pick(s, &sampler));
+    if (st) return st;
+    st = sampler->whole_data
                  ? io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, 0, 1, &s->err)
                  : io_dataset_load(&s->train, d, IO_SPLIT_TRAIN, r, p, &s->err);
     s->have_test = d->test != NULL;

@@ -107,3 +107,22 @@ expect_exit 2 "data.stream needs at least training.batch_size \(5000\) windows" 
   train "$WORK/s.yaml" --quiet --set training.batch_size=5000
 expect_exit 2 "data.stream: not used with data.format csv" 1 train \
   configs/boston_linreg.yaml --quiet --set data.stream=true
+
+# ---- the sampler by name ----------------------------------------------------
+# data.sampler: stream is the same run as data.stream: true, bit for bit
+sed 's/stream: true}/sampler: stream}/' "$WORK/s.yaml" >"$WORK/named.yaml"
+grep -q "sampler: stream" "$WORK/named.yaml" || fail "named.yaml not made"
+for f in s named; do
+  axon_np 2 train "$WORK/$f.yaml" --quiet --set training.max_steps=6 \
+    --set checkpoint.every_epochs=0 --set checkpoint.dir="$WORK/by_$f" >/dev/null \
+    || fail "training with $f.yaml"
+done
+"$CMP" "$WORK/by_s/last.ckpt" "$WORK/by_named/last.ckpt" --exact >/dev/null \
+  || fail "data.sampler: stream differs from data.stream: true"
+ok "data.sampler: stream = data.stream: true"
+expect_exit 2 "--set data.sampler: data.sampler: unknown 'shuffled' \(known: stratified, stream\)" 1 \
+  train configs/fashion_mlp.yaml --quiet --set data.sampler=shuffled
+expect_exit 2 "data.sampler: stratified, but data.stream is true" 1 train \
+  "$WORK/s.yaml" --quiet --set data.sampler=stratified
+expect_exit 2 "data.sampler: stream is for data.format text, not csv" 1 train \
+  configs/boston_linreg.yaml --quiet --set data.sampler=stream
