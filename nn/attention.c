@@ -16,8 +16,9 @@
  * [3D], proj_weight Wo[C, D] (decayed), proj_bias [C] (no biases with
  * bias: false).
  *
- * The softmax subtracts each row's maximum before expf (every term <= 1,
- * the sum >= 1: no overflow, no division by a vanishing sum).
+ * The softmax subtracts each row's maximum before the exponential (every
+ * term <= 1, the sum >= 1: no overflow, no division by a vanishing sum),
+ * which runs NN_VW lanes at a time (nn_exp_neg in nn/simd.h).
  *
  * MEMORY. Kept per row from forward to backward (private, sized by
  * reserve): qkv [T, 3D], ctx [T, D] (for dWo) and the softmax row
@@ -37,7 +38,7 @@
  * though it does twice the needed multiplications.
  */
 #include <limits.h> /* INT_MAX */
-#include <math.h>   /* expf, sqrt */
+#include <math.h>   /* sqrt */
 #include <stdint.h> /* SIZE_MAX */
 #include <stdlib.h> /* free */
 #include <string.h> /* memcpy, memset */
@@ -47,6 +48,7 @@
 #include "nn/check.h"
 #include "nn/init.h"
 #include "nn/layers.h"
+#include "nn/simd.h"
 
 typedef struct attn_priv {
     size_t T, C, H, hs, D;
@@ -199,6 +201,26 @@ static void scores(const attn_priv *p, const float *q, const float *k,
                 p->scale, q, (int)(3 * p->D), k, (int)(3 * p->D), 0.0f, S, T);
 }
 
+/* r[s] = exp(r[s] - mx) for s < len (every r[s] <= mx), NN_VW lanes at a
+ * time with nn_exp_neg; the last partial vector in a copy padded with mx,
+ * so a value's result does not depend on where it sits in the row. */
+NN_KERNEL static void exp_shifted(float *restrict r, size_t len, float mx)
+{
+    nn_vf v, e;
+    size_t s = 0;
+    for (; s + NN_VW <= len; s += NN_VW) {
+        v = NN_LOAD(r + s) - mx;
+        nn_exp_neg(&v, &e);
+        NN_STORE(r + s, e);
+    }
+    if (s == len) return;
+    float pad[NN_VW];
+    for (size_t j = 0; j < NN_VW; j++) pad[j] = s + j < len ? r[s + j] : mx;
+    v = NN_LOAD(pad) - mx;
+    nn_exp_neg(&v, &e);
+    nn_store_lanes(r + s, &e, len - s);
+}
+
 /* Forward's softmax, S -> P in place: row t over s <= t, P[t, s] =
  * exp(S - max) / sum, 0 above the diagonal; st[t] = {max, 1/sum} kept for
  * backward. Each exponential is taken once, then scaled by 1/sum. */
@@ -207,10 +229,8 @@ static void softmax_rows(size_t T, float *S, float *st)
     for (size_t t = 0; t < T; t++) {
         float *r = S + t * T, mx = r[0], sum = 0.0f;
         for (size_t s = 1; s <= t; s++) mx = r[s] > mx ? r[s] : mx;
-        for (size_t s = 0; s <= t; s++) {
-            r[s] = expf(r[s] - mx); /* <= 1: no overflow */
-            sum += r[s];
-        }
+        exp_shifted(r, t + 1, mx); /* every term <= 1: no overflow */
+        for (size_t s = 0; s <= t; s++) sum += r[s];
         float inv = 1.0f / sum; /* sum >= 1: the max's term is 1 */
         for (size_t s = 0; s <= t; s++) r[s] *= inv;
         for (size_t s = t + 1; s < T; s++) r[s] = 0.0f;
@@ -220,13 +240,14 @@ static void softmax_rows(size_t T, float *S, float *st)
 }
 
 /* Backward's softmax: S -> P in place from forward's row stats, by the
- * same float operations as softmax_rows (expf, then times 1/sum), so P is
- * bit for bit forward's. */
+ * same float operations as softmax_rows (exp_shifted, then times 1/sum),
+ * so P is bit for bit forward's. */
 static void softmax_apply(size_t T, float *S, const float *st)
 {
     for (size_t t = 0; t < T; t++) {
         float *r = S + t * T, mx = st[2 * t], inv = st[2 * t + 1];
-        for (size_t s = 0; s <= t; s++) r[s] = expf(r[s] - mx) * inv;
+        exp_shifted(r, t + 1, mx);
+        for (size_t s = 0; s <= t; s++) r[s] *= inv;
         for (size_t s = t + 1; s < T; s++) r[s] = 0.0f;
     }
 }

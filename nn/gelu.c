@@ -18,7 +18,6 @@
  * copy by the same code, so every element gets the same result wherever
  * it sits.
  */
-#include <stdint.h> /* uint32_t */
 #include <string.h> /* memcpy */
 
 #include "nn/layers.h"
@@ -27,32 +26,6 @@
 #define GELU_S 0.7978845608028654f /* sqrt(2/pi) */
 #define GELU_A 0.044715f
 
-typedef uint32_t vu32 __attribute__((vector_size(NN_VW * sizeof(uint32_t))));
-
-/* mask ? a : b, lane by lane (mask lanes all ones or zero). */
-#define SELECT(mask, a, b) (nn_vf)(((nn_vi)(a) & (mask)) | ((nn_vi)(b) & ~(mask)))
-
-/* *out = exp(*x) lane by lane, for x <= 0; x < -87 gives exp(-87) (about
- * 1.6e-38, the smallest normal range), NaN gives NaN. */
-static inline void exp_neg(const nn_vf *x, nn_vf *out)
-{
-    const nn_vf zero = {0}, lo = zero - 87.0f;
-    nn_vf v = SELECT(*x < lo, lo, *x);
-    /* n = round(v / ln2): v <= 0, so truncating v log2(e) - 1/2 rounds. */
-    nn_vi n = __builtin_convertvector(v * 1.44269504088896341f - 0.5f, nn_vi);
-    nn_vf fn = __builtin_convertvector(n, nn_vf);
-    nn_vf r = v - fn * 0.693359375f; /* ln2 in two parts: r is exact */
-    r = r - fn * -2.12194440e-4f;
-    nn_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    vu32 bits = (vu32)(n + 127) << 23; /* 2^n, n in [-126, 0] */
-    *out = p * (nn_vf)bits;
-}
-
 /* g = sigmoid(2u) and du/dx of one vector of x. */
 static inline void gate(const nn_vf *x, nn_vf *g, nn_vf *du)
 {
@@ -60,9 +33,9 @@ static inline void gate(const nn_vf *x, nn_vf *g, nn_vf *du)
     nn_vf z = 2.0f * GELU_S * (v + GELU_A * v * v * v);
     nn_vf mabs = -(nn_vf)((nn_vi)z & 0x7fffffff); /* -|z| */
     nn_vf e, r;
-    exp_neg(&mabs, &e);
+    nn_exp_neg(&mabs, &e);
     r = 1.0f / (1.0f + e);
-    *g = SELECT(z >= 0.0f, r, e * r);
+    *g = NN_SELECT(z >= 0.0f, r, e * r);
     *du = GELU_S * (1.0f + 3.0f * GELU_A * v * v);
 }
 

