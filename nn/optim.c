@@ -63,14 +63,15 @@ NN_KERNEL static void sgd_plain(float *restrict w, const float *restrict g,
                                 size_t n, seg_hp hp)
 {
     size_t i = 0;
-    if (hp.wd == 0.0f && hp.l1 == 0.0f) {
-        for (; i + NN_VW <= n; i += NN_VW)
-            for (size_t j = 0; j < NN_VW; j++) sgd_elem(w, g, i + j, hp, 0);
-    } else {
+    int reg = hp.wd != 0.0f || hp.l1 != 0.0f;
+    if (reg) {
         for (; i + NN_VW <= n; i += NN_VW)
             for (size_t j = 0; j < NN_VW; j++) sgd_elem(w, g, i + j, hp, 1);
+    } else {
+        for (; i + NN_VW <= n; i += NN_VW)
+            for (size_t j = 0; j < NN_VW; j++) sgd_elem(w, g, i + j, hp, 0);
     }
-    for (; i < n; i++) sgd_elem(w, g, i, hp, 1);
+    for (; i < n; i++) sgd_elem(w, g, i, hp, reg);
 }
 
 /* v = mu*v + g';  w -= lr * (nesterov ? g' + mu*v : v). */
@@ -138,7 +139,7 @@ NN_KERNEL static void adam(float *restrict w, const float *restrict g,
         for (; i + NN_VW <= n; i += NN_VW)
             for (size_t j = 0; j < NN_VW; j++) adam_elem(w, g, m, s, i + j, hp, a, 0);
     }
-    for (; i < n; i++) adam_elem(w, g, m, s, i, hp, a, 1);
+    for (; i < n; i++) adam_elem(w, g, m, s, i, hp, a, reg);
 }
 
 nn_optim *nn_optim_create(const nn_optim_cfg *cfg, size_t n_params,
