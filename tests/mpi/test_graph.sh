@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Graph models from a config: a residual network trains on 2 ranks and
-# its summary lists each layer's inputs; a bad graph - a forward
+# Graph models from a config: a residual network trains on 2 ranks, its
+# summary lists each layer's inputs, and its checkpoint loads into the
+# same graph but not into one wired differently; a bad graph - a forward
 # reference, a layer naming itself, an unknown name, `add` of two shapes,
 # `concat` of mismatched maps - stops the run with one line naming the
 # file, the line and the layer, exit 2.
@@ -24,10 +25,20 @@ net "$WORK/res.yaml" "    - {type: conv2d, name: c1, filters: 4, kernel: 3, padd
     - {type: concat, name: cat, inputs: [sum, input]}
     - {type: global_avgpool}
     - {type: dense, units: 10}"
-out="$(axon_np 2 train "$WORK/res.yaml")" || { echo "$out"; fail "residual net did not train"; }
+out="$(axon_np 2 train "$WORK/res.yaml" --set checkpoint.dir="$WORK/ck")" \
+  || { echo "$out"; fail "residual net did not train"; }
 grep -qE "^6 +sum +add .* c2, proj, r1$" <<<"$out" || { echo "$out"; fail "summary lacks sum's inputs"; }
 grep -qE "^7 +cat +concat +\[5, 28, 28\]" <<<"$out" || { echo "$out"; fail "concat shape"; }
 ok "a residual net trains on 2 ranks; the summary shows inputs"
+# its checkpoint loads into the same graph, on another rank count ...
+ev="$(axon_np 1 eval "$WORK/res.yaml" --checkpoint "$WORK/ck/last.ckpt")" \
+  || { echo "$ev"; fail "eval of the residual net's checkpoint"; }
+grep -q "accuracy" <<<"$ev" || { echo "$ev"; fail "eval printed no accuracy"; }
+ok "the checkpoint of a graph loads"
+# ... and not into a graph wired differently (same layers and shapes)
+sed 's/name: c2,/name: c2, inputs: [bn1],/' "$WORK/res.yaml" > "$WORK/rewired.yaml"
+grep -q "inputs: \[bn1\]" "$WORK/rewired.yaml" || fail "rewired config not written"
+expect_exit 3 "architecture hash" 1 eval "$WORK/rewired.yaml" --checkpoint "$WORK/ck/last.ckpt"
 
 net "$WORK/fwd.yaml" "    - {type: dense, name: a, units: 4}
     - {type: add, name: s, inputs: [a, b]}
