@@ -11,18 +11,15 @@
  * 0 gathers the parts and writes <dir>/step-NNNNNNNN.ckpt through
  * io_ckpt_write_parts (temp file, fsync, rename, directory fsync): p ranks
  * compress p times faster, and the file is the same bytes for any p. Then
- * rank 0 points the symlink <dir>/last.ckpt at it (made under a temporary
- * name and renamed, so it is never missing or dangling), then removes all
- * but the newest keep_last. Loading: rank 0 reads and validates the whole
- * file, checks every section against the run, every rank learns the
- * verdict, and only then is the state broadcast - never a partly loaded
- * run.
+ * rank 0 moves last.ckpt and drops old files (trainer/ckpt_dir.c).
+ * Loading: rank 0 reads and validates the whole file, checks every
+ * section against the run, every rank learns the verdict, and only then
+ * is the state broadcast - never a partly loaded run.
  *
  * Random state: every generator in a run is counter-based on (seed, epoch,
  * step, sample id), and the seed is in the saved config, so the position
  * (epoch, step_in_epoch, global_step) restores all of it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -37,66 +34,10 @@
 #include "trainer/objective.h"
 #include "trainer/sampler.h"
 
-#define LAST_NAME "last.ckpt"
-
 /* Payloads up to this many raw bytes are deflated by all ranks together;
  * larger ones by rank 0 alone, since MPI counts the gathered bytes in an
  * int (deflate expands incompressible data by well under 1%). */
 #define SHARED_DEFLATE_MAX ((size_t)INT_MAX / 2)
-
-/* Point <dir>/last.ckpt at `name` atomically. */
-static int update_last(const char *dir, const char *name, nn_error *err)
-{
-    char tmp[4096], dst[4096];
-    snprintf(tmp, sizeof tmp, "%s/.%s.%ld", dir, LAST_NAME, (long)getpid());
-    snprintf(dst, sizeof dst, "%s/%s", dir, LAST_NAME);
-    unlink(tmp);
-    if (symlink(name, tmp) != 0 || rename(tmp, dst) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return nn_error_set(err, NN_EXIT_DATA, "%s: cannot update: %s", dst,
-                            strerror(e));
-    }
-    return 0;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Remove all but the newest `keep` step-*.ckpt files up to `newest`, the
- * file just written (names sort by step). Files of later steps, left by
- * another run in the same directory, are not this run's to judge: counting
- * them would delete the checkpoint just written. */
-static void prune(const char *dir, size_t keep, const char *newest)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t len = strlen(e->d_name);
-        if (strncmp(e->d_name, "step-", 5) || len < 6 ||
-            strcmp(e->d_name + len - 5, ".ckpt") || strcmp(e->d_name, newest) > 0)
-            continue;
-        if (n == cap) names = nn_xrealloc(names, (cap = cap ? 2 * cap : 16) *
-                                                     sizeof *names);
-        names[n++] = nn_xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
-    for (size_t i = 0; i < n; i++) {
-        if (i + keep < n) {
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-            unlink(path);
-        }
-        free(names[i]);
-    }
-    free(names);
-}
 
 /* Rank 0: write c, with its payload deflated in parts[0, n_parts), as
  * <dir>/<fixed>, or (fixed == NULL) as the next <dir>/step-N.ckpt, then
@@ -128,9 +69,8 @@ static int write_file(tr_run *r, const char *dir, const char *fixed,
                  (unsigned long long)r->global_step);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int st = io_ckpt_write_parts(path, c, parts, n_parts, &s->err);
-    if (!st && !fixed) st = update_last(dir, name, &s->err);
-    if (!st && !fixed && s->cfg.ckpt.keep_last)
-        prune(dir, s->cfg.ckpt.keep_last, name);
+    if (!st && !fixed)
+        st = tr_ckpt_dir_commit(dir, name, s->cfg.ckpt.keep_last, &s->err);
     return st;
 }
 
@@ -288,15 +228,6 @@ int tr_save(tr_run *r, const char *name)
     return st;
 }
 
-const char *tr_resolve_resume(tr_run *r, const char *arg, char *buf,
-                              size_t cap)
-{
-    if (strcmp(arg, "auto")) return arg;
-    if (!r->s->cfg.ckpt.dir) return NULL;
-    snprintf(buf, cap, "%s/%s", r->s->cfg.ckpt.dir, LAST_NAME);
-    return access(buf, F_OK) == 0 ? buf : NULL;
-}
-
 /* Rank 0: group g's sections in c checked against the run (params and,
  * for a resume, optimizer state); *p and *st point at the arenas. */
 static int check_group(tr_run *r, const tr_group *g, io_ckpt *c,
@@ -435,33 +366,6 @@ int tr_resume(tr_run *r, const char *path)
     return tr_agree(s, st);
 }
 
-/* Where the best epoch's weights are: <checkpoint.dir>/best.ckpt, else
- * best.ckpt beside the checkpoint the run resumed from (a resume into
- * another checkpoint.dir). 0 with path set, or NN_EXIT_DATA. */
-static int best_path(tr_run *r, char *path, size_t cap)
-{
-    tr_session *s = r->s;
-    char mine[4096] = "", theirs[4096] = "";
-    if (s->cfg.ckpt.dir) {
-        snprintf(mine, sizeof mine, "%s/best.ckpt", s->cfg.ckpt.dir);
-        if (access(mine, F_OK) == 0) return snprintf(path, cap, "%s", mine), 0;
-    }
-    if (r->resumed_from) {
-        const char *slash = strrchr(r->resumed_from, '/');
-        int dir = slash ? (int)(slash - r->resumed_from) : 1;
-        snprintf(theirs, sizeof theirs, "%.*s/best.ckpt", dir,
-                 slash ? r->resumed_from : ".");
-        if (access(theirs, F_OK) == 0) return snprintf(path, cap, "%s", theirs), 0;
-    }
-    return nn_error_set(&s->err, NN_EXIT_DATA,
-                        "%s%s%s: no best.ckpt, which the resumed checkpoint "
-                        "needs (early stopping's best epoch is %llu); resume "
-                        "with the run's own checkpoint.dir, or copy its "
-                        "best.ckpt there",
-                        mine[0] ? mine : "", mine[0] && theirs[0] ? " or " : "",
-                        theirs, (unsigned long long)r->best_epoch);
-}
-
 /* A best.ckpt found beside the resumed checkpoint is written into this
  * run's checkpoint.dir too, so that the new directory alone resumes. */
 static int copy_best(tr_run *r)
@@ -488,7 +392,7 @@ int tr_load_best(tr_run *r)
     tr_session *s = r->s;
     char path[4096];
     if (!r->best_epoch) return 0;
-    int st = s->rank == 0 ? best_path(r, path, sizeof path) : 0;
+    int st = s->rank == 0 ? tr_best_path(r, path, sizeof path) : 0;
     uint64_t elsewhere = 0;
     if (!st && s->rank == 0 && s->cfg.ckpt.dir) {
         char mine[4096];

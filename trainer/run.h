@@ -182,9 +182,19 @@ int tr_resume(tr_run *r, const char *path);
  * checkpoint.dir, or beside the resumed checkpoint (then copied into
  * checkpoint.dir). Collective. */
 int tr_load_best(tr_run *r);
+
+/* ---- the checkpoint directory (trainer/ckpt_dir.c) ------------------- */
+
 /* Resolve --resume: "auto" -> <dir>/last.ckpt if present (NULL if none). */
 const char *tr_resolve_resume(tr_run *r, const char *arg, char *buf,
                               size_t cap);
+/* Rank 0, after <dir>/<name> was written: point last.ckpt at it, then
+ * keep only the newest `keep` step files (0: all). 0 or NN_EXIT_DATA. */
+int tr_ckpt_dir_commit(const char *dir, const char *name, size_t keep,
+                       nn_error *err);
+/* Rank 0: where best.ckpt is (checkpoint.dir, else beside the resumed
+ * checkpoint) into path; 0, or NN_EXIT_DATA naming both places. */
+int tr_best_path(tr_run *r, char *path, size_t cap);
 /* The run's records every checkpoint carries (config, overrides, input
  * shape, normalisation, vocabulary), added to c (borrowed from s). */
 void tr_ckpt_add_meta(const tr_session *s, io_ckpt *c, const uint64_t *shape,
