@@ -32,36 +32,6 @@
 
 /* ---- the schema --------------------------------------------------------- */
 
-typedef enum {
-    T_STR,     /* char *, non-empty */
-    T_ENUM,    /* char *, one of names */
-    T_OPTKIND, /* nn_opt_kind, index into names */
-    T_SCHEDKIND, /* nn_schedule_kind, index into names */
-    T_SIZE,    /* size_t, decimal digits */
-    T_U64,     /* uint64_t, decimal digits */
-    T_LONG,    /* long, optional '-' then digits */
-    T_DBL,     /* double, finite */
-    T_FLT,     /* float, finite as a float */
-    T_BOOL,    /* int: true/yes = 1, false/no = 0 */
-    T_LAYERS   /* a sequence of maps -> the io_layers at offset */
-} key_type;
-
-/* F_LIST: a T_STR that may also be written as a list of values, stored
- * joined with ',' ("[fc1, fc2]" -> "fc1,fc2"). */
-enum { F_REQ = 1, F_LO_OPEN = 2, F_HI_OPEN = 4, F_LIST = 8 };
-
-/* One config key. Numbers must lie in [lo, hi] (ends open by flag);
- * `def` is the default written as it would be in the file (parsed by the
- * same code), NULL for none (strings stay NULL, numbers 0). */
-typedef struct key_def {
-    const char *key;
-    key_type type;
-    size_t offset; /* into io_config */
-    double lo, hi;
-    unsigned flags;
-    const char *def;
-    const char *const *names; /* T_ENUM, T_OPTKIND, T_SCHEDKIND */
-} key_def;
 
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
 /* In nn_opt_kind order: the index is the enum value. */
@@ -83,113 +53,101 @@ static const char *const target_names[] = {"labels", "input", NULL};
 #define MAX_BATCH 16777216.0
 #define MAX_COUNT 1e12
 
-static const key_def defs[] = {
+static const io_key defs[] = {
     /* the kind of training; names and checks live with the objectives */
-    {"objective", T_STR, OFF(objective), 0, 0, 0, NULL, NULL},
-    /* required unless a gan section names the networks (apply_layers) */
-    {"model.layers", T_LAYERS, OFF(model_layers), 0, 0, F_REQ, NULL, NULL},
+    {"objective", IO_STR, OFF(objective), 0, 0, 0, NULL, NULL},
+    /* required by the objectives that train one model (their checks) */
+    {"model.layers", IO_LAYERS, OFF(model_layers), 0, 0, 0, NULL, NULL},
     /* fine-tuning: copy named layers' parameters from another checkpoint */
-    {"model.init_from", T_STR, OFF(init_from), 0, 0, 0, NULL, NULL},
-    {"model.init_layers", T_STR, OFF(init_layers), 0, 0, F_LIST, NULL, NULL},
-    {"model.unfreeze_epoch", T_SIZE, OFF(unfreeze_epoch), 0, MAX_COUNT, 0, "0", NULL},
-    {"loss", T_ENUM, OFF(loss), 0, 0, F_REQ, NULL, loss_names},
-    {"optimizer.type", T_OPTKIND, OFF(optim.kind), 0, 0, 0, "sgd", optim_names},
-    {"optimizer.momentum", T_FLT, OFF(optim.momentum), 0, 1, F_HI_OPEN, "0", NULL},
-    {"optimizer.nesterov", T_BOOL, OFF(optim.nesterov), 0, 0, 0, "false", NULL},
-    {"optimizer.weight_decay", T_FLT, OFF(optim.weight_decay), 0, INF, 0, "0", NULL},
-    {"optimizer.l1", T_FLT, OFF(optim.l1), 0, INF, 0, "0", NULL},
-    {"optimizer.beta1", T_FLT, OFF(optim.beta1), 0, 1, F_HI_OPEN, "0.9", NULL},
-    {"optimizer.beta2", T_FLT, OFF(optim.beta2), 0, 1, F_HI_OPEN, "0.999", NULL},
-    {"optimizer.eps", T_FLT, OFF(optim.eps), 0, INF, F_LO_OPEN, "1e-8", NULL},
-    {"optimizer.decay_all", T_BOOL, OFF(optim.decay_all), 0, 0, 0, "false", NULL},
-    {"data.format", T_ENUM, OFF(data.format), 0, 0, F_REQ, NULL, format_names},
-    {"data.train", T_STR, OFF(data.train), 0, 0, F_REQ, NULL, NULL},
-    {"data.train_labels", T_STR, OFF(data.train_labels), 0, 0, 0, NULL, NULL},
-    {"data.test", T_STR, OFF(data.test), 0, 0, 0, NULL, NULL},
-    {"data.test_labels", T_STR, OFF(data.test_labels), 0, 0, 0, NULL, NULL},
-    {"data.val_fraction", T_DBL, OFF(data.val_fraction), 0, 0.9, 0, "0", NULL},
+    {"model.init_from", IO_STR, OFF(init_from), 0, 0, 0, NULL, NULL},
+    {"model.init_layers", IO_STR, OFF(init_layers), 0, 0, IO_LIST, NULL, NULL},
+    {"model.unfreeze_epoch", IO_SIZE, OFF(unfreeze_epoch), 0, MAX_COUNT, 0, "0", NULL},
+    {"loss", IO_ENUM, OFF(loss), 0, 0, IO_REQ, NULL, loss_names},
+    {"optimizer.type", IO_OPTKIND, OFF(optim.kind), 0, 0, 0, "sgd", optim_names},
+    {"optimizer.momentum", IO_FLT, OFF(optim.momentum), 0, 1, IO_HI_OPEN, "0", NULL},
+    {"optimizer.nesterov", IO_BOOL, OFF(optim.nesterov), 0, 0, 0, "false", NULL},
+    {"optimizer.weight_decay", IO_FLT, OFF(optim.weight_decay), 0, INF, 0, "0", NULL},
+    {"optimizer.l1", IO_FLT, OFF(optim.l1), 0, INF, 0, "0", NULL},
+    {"optimizer.beta1", IO_FLT, OFF(optim.beta1), 0, 1, IO_HI_OPEN, "0.9", NULL},
+    {"optimizer.beta2", IO_FLT, OFF(optim.beta2), 0, 1, IO_HI_OPEN, "0.999", NULL},
+    {"optimizer.eps", IO_FLT, OFF(optim.eps), 0, INF, IO_LO_OPEN, "1e-8", NULL},
+    {"optimizer.decay_all", IO_BOOL, OFF(optim.decay_all), 0, 0, 0, "false", NULL},
+    {"data.format", IO_ENUM, OFF(data.format), 0, 0, IO_REQ, NULL, format_names},
+    {"data.train", IO_STR, OFF(data.train), 0, 0, IO_REQ, NULL, NULL},
+    {"data.train_labels", IO_STR, OFF(data.train_labels), 0, 0, 0, NULL, NULL},
+    {"data.test", IO_STR, OFF(data.test), 0, 0, 0, NULL, NULL},
+    {"data.test_labels", IO_STR, OFF(data.test_labels), 0, 0, 0, NULL, NULL},
+    {"data.val_fraction", IO_DBL, OFF(data.val_fraction), 0, 0.9, 0, "0", NULL},
     /* default depends on the format: filled in by check_data */
-    {"data.normalize", T_ENUM, OFF(data.normalize), 0, 0, 0, NULL, norm_names},
+    {"data.normalize", IO_ENUM, OFF(data.normalize), 0, 0, 0, NULL, norm_names},
     /* 1/255 to more digits than a double holds, so it rounds like 1.0/255 */
-    {"data.scale", T_DBL, OFF(data.scale), 0, INF, F_LO_OPEN,
+    {"data.scale", IO_DBL, OFF(data.scale), 0, INF, IO_LO_OPEN,
      "0.00392156862745098039215686", NULL},
-    {"data.target_column", T_LONG, OFF(data.target_column), -1, INF, 0, "-1", NULL},
-    {"data.targets", T_SIZE, OFF(data.targets), 1, 1048576, 0, "1", NULL},
-    {"data.skip_rows", T_SIZE, OFF(data.skip_rows), 0, MAX_COUNT, 0, "0", NULL},
-    {"data.header", T_BOOL, OFF(data.header), 0, 0, 0, "true", NULL},
-    {"data.limit", T_SIZE, OFF(data.limit), 0, MAX_COUNT, 0, "0", NULL},
-    {"data.val", T_STR, OFF(data.val), 0, 0, 0, NULL, NULL},
-    {"data.val_labels", T_STR, OFF(data.val_labels), 0, 0, 0, NULL, NULL},
-    /* learning without (all) labels: check_target, check_semisup */
-    {"data.target", T_ENUM, OFF(data.target), 0, 0, 0, "labels", target_names},
-    {"data.labelled", T_SIZE, OFF(data.labelled), 0, MAX_COUNT, 0, "0", NULL},
+    {"data.target_column", IO_LONG, OFF(data.target_column), -1, INF, 0, "-1", NULL},
+    {"data.targets", IO_SIZE, OFF(data.targets), 1, 1048576, 0, "1", NULL},
+    {"data.skip_rows", IO_SIZE, OFF(data.skip_rows), 0, MAX_COUNT, 0, "0", NULL},
+    {"data.header", IO_BOOL, OFF(data.header), 0, 0, 0, "true", NULL},
+    {"data.limit", IO_SIZE, OFF(data.limit), 0, MAX_COUNT, 0, "0", NULL},
+    {"data.val", IO_STR, OFF(data.val), 0, 0, 0, NULL, NULL},
+    {"data.val_labels", IO_STR, OFF(data.val_labels), 0, 0, 0, NULL, NULL},
+    /* learning without (all) labels: check_target; what data.labelled
+     * needs is the objectives' (trainer/obj_*.c) */
+    {"data.target", IO_ENUM, OFF(data.target), 0, 0, 0, "labels", target_names},
+    {"data.labelled", IO_SIZE, OFF(data.labelled), 0, MAX_COUNT, 0, "0", NULL},
     /* text: window length; required there, refused elsewhere (check_data) */
-    {"data.seq_len", T_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
+    {"data.seq_len", IO_SIZE, OFF(data.seq_len), 1, 1048576, 0, NULL, NULL},
     /* text: stream order for truncated BPTT (check_text) */
-    {"data.stream", T_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
+    {"data.stream", IO_BOOL, OFF(data.stream), 0, 0, 0, "false", NULL},
     /* the sampler by name (known to the trainer); stream = data.stream */
-    {"data.sampler", T_STR, OFF(data.sampler), 0, 0, 0, NULL, NULL},
+    {"data.sampler", IO_STR, OFF(data.sampler), 0, 0, 0, NULL, NULL},
     /* image rows only; the shape is checked when the data is loaded */
-    {"data.augment.crop_pad", T_SIZE, OFF(data.augment_crop_pad), 0, 64, 0,
+    {"data.augment.crop_pad", IO_SIZE, OFF(data.augment_crop_pad), 0, 64, 0,
      "0", NULL},
-    {"data.augment.hflip", T_BOOL, OFF(data.augment_hflip), 0, 0, 0, "false",
+    {"data.augment.hflip", IO_BOOL, OFF(data.augment_hflip), 0, 0, 0, "false",
      NULL},
-    {"training.epochs", T_SIZE, OFF(train.epochs), 1, MAX_COUNT, F_REQ, NULL, NULL},
-    {"training.batch_size", T_SIZE, OFF(train.batch_size), 1, MAX_BATCH, F_REQ, NULL, NULL},
-    {"training.seed", T_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
-    {"training.lr", T_DBL, OFF(train.lr), 0, INF, F_REQ | F_LO_OPEN, NULL, NULL},
-    {"training.max_steps", T_SIZE, OFF(train.max_steps), 0, MAX_COUNT, 0, "0", NULL},
+    {"training.epochs", IO_SIZE, OFF(train.epochs), 1, MAX_COUNT, IO_REQ, NULL, NULL},
+    {"training.batch_size", IO_SIZE, OFF(train.batch_size), 1, MAX_BATCH, IO_REQ, NULL, NULL},
+    {"training.seed", IO_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
+    {"training.lr", IO_DBL, OFF(train.lr), 0, INF, IO_REQ | IO_LO_OPEN, NULL, NULL},
+    {"training.max_steps", IO_SIZE, OFF(train.max_steps), 0, MAX_COUNT, 0, "0", NULL},
     /* the schedule; which keys go with which schedule: check_schedule */
-    {"training.schedule", T_SCHEDKIND, OFF(train.schedule), 0, 0, 0,
+    {"training.schedule", IO_SCHEDKIND, OFF(train.schedule), 0, 0, 0,
      "constant", sched_names},
-    {"training.warmup_steps", T_SIZE, OFF(train.warmup_steps), 0, MAX_COUNT, 0, "0", NULL},
-    {"training.warmup_epochs", T_SIZE, OFF(train.warmup_epochs), 0, MAX_COUNT, 0, "0", NULL},
-    {"training.warmup_start_lr", T_DBL, OFF(train.warmup_start_lr), 0, INF, 0,
+    {"training.warmup_steps", IO_SIZE, OFF(train.warmup_steps), 0, MAX_COUNT, 0, "0", NULL},
+    {"training.warmup_epochs", IO_SIZE, OFF(train.warmup_epochs), 0, MAX_COUNT, 0, "0", NULL},
+    {"training.warmup_start_lr", IO_DBL, OFF(train.warmup_start_lr), 0, INF, 0,
      "0", NULL},
-    {"training.step_size", T_SIZE, OFF(train.step_size), 1, MAX_COUNT, 0, NULL, NULL},
-    {"training.step_size_epochs", T_SIZE, OFF(train.step_size_epochs), 1, MAX_COUNT, 0,
+    {"training.step_size", IO_SIZE, OFF(train.step_size), 1, MAX_COUNT, 0, NULL, NULL},
+    {"training.step_size_epochs", IO_SIZE, OFF(train.step_size_epochs), 1, MAX_COUNT, 0,
      NULL, NULL},
-    {"training.gamma", T_DBL, OFF(train.gamma), 0, 1, F_LO_OPEN, "0.1", NULL},
-    {"training.decay_steps", T_SIZE, OFF(train.decay_steps), 1, MAX_COUNT, 0, NULL, NULL},
-    {"training.decay_epochs", T_SIZE, OFF(train.decay_epochs), 1, MAX_COUNT, 0, NULL,
+    {"training.gamma", IO_DBL, OFF(train.gamma), 0, 1, IO_LO_OPEN, "0.1", NULL},
+    {"training.decay_steps", IO_SIZE, OFF(train.decay_steps), 1, MAX_COUNT, 0, NULL, NULL},
+    {"training.decay_epochs", IO_SIZE, OFF(train.decay_epochs), 1, MAX_COUNT, 0, NULL,
      NULL},
-    {"training.min_lr", T_DBL, OFF(train.min_lr), 0, INF, 0, "0", NULL},
-    {"training.lr_reference_batch", T_SIZE, OFF(train.lr_reference_batch), 0, MAX_BATCH,
+    {"training.min_lr", IO_DBL, OFF(train.min_lr), 0, INF, 0, "0", NULL},
+    {"training.lr_reference_batch", IO_SIZE, OFF(train.lr_reference_batch), 0, MAX_BATCH,
      0, "0", NULL},
-    {"training.accumulate", T_SIZE, OFF(train.accumulate), 1, MAX_BATCH, 0, "1", NULL},
-    {"training.clip_norm", T_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
+    {"training.accumulate", IO_SIZE, OFF(train.accumulate), 1, MAX_BATCH, 0, "1", NULL},
+    {"training.clip_norm", IO_DBL, OFF(train.clip_norm), 0, INF, 0, "0", NULL},
     /* a stalled rank: see comm_set_timeout (comm/comm.h) */
-    {"training.collective_timeout", T_DBL, OFF(train.collective_timeout), 0,
+    {"training.collective_timeout", IO_DBL, OFF(train.collective_timeout), 0,
      1e6, 0, "300", NULL},
-    {"training.pseudo_label_threshold", T_DBL, OFF(train.pseudo_label_threshold),
-     0, 1, F_HI_OPEN, "0", NULL},
-    {"training.pseudo_label_weight", T_DBL, OFF(train.pseudo_label_weight), 0,
-     INF, F_LO_OPEN, "1", NULL},
     /* enabled: no default, derived from the section's presence */
-    {"early_stopping.enabled", T_BOOL, OFF(early_stop.enabled), 0, 0, 0, NULL,
+    {"early_stopping.enabled", IO_BOOL, OFF(early_stop.enabled), 0, 0, 0, NULL,
      NULL},
-    {"early_stopping.monitor", T_ENUM, OFF(early_stop.monitor), 0, 0, 0,
+    {"early_stopping.monitor", IO_ENUM, OFF(early_stop.monitor), 0, 0, 0,
      "val_loss", monitor_names},
-    {"early_stopping.patience", T_SIZE, OFF(early_stop.patience), 1, MAX_COUNT, 0, "5",
+    {"early_stopping.patience", IO_SIZE, OFF(early_stop.patience), 1, MAX_COUNT, 0, "5",
      NULL},
-    {"early_stopping.min_delta", T_DBL, OFF(early_stop.min_delta), 0, INF, 0, "0",
+    {"early_stopping.min_delta", IO_DBL, OFF(early_stop.min_delta), 0, INF, 0, "0",
      NULL},
-    {"checkpoint.dir", T_STR, OFF(ckpt.dir), 0, 0, 0, NULL, NULL},
-    {"checkpoint.every_steps", T_SIZE, OFF(ckpt.every_steps), 0, MAX_COUNT, 0, "0", NULL},
-    {"checkpoint.every_epochs", T_SIZE, OFF(ckpt.every_epochs), 0, MAX_COUNT, 0, "1", NULL},
-    {"checkpoint.keep_last", T_SIZE, OFF(ckpt.keep_last), 0, MAX_COUNT, 0, "0", NULL},
-    {"checkpoint.stop_on_error", T_BOOL, OFF(ckpt.stop_on_error), 0, 0, 0, "false", NULL},
-    {"logging.metrics", T_STR, OFF(log.metrics), 0, 0, 0, NULL, NULL},
-    {"logging.print_every", T_SIZE, OFF(log.print_every), 0, MAX_COUNT, 0, "100", NULL},
-    /* a GAN instead of model.layers: check_gan */
-    {"gan.noise", T_SIZE, OFF(gan.noise), 1, 65536, 0, "64", NULL},
-    {"gan.generator.layers", T_LAYERS, OFF(gan.generator), 0, 0, 0, NULL, NULL},
-    {"gan.discriminator.layers", T_LAYERS, OFF(gan.discriminator), 0, 0, 0, NULL,
-     NULL},
-    {"gan.generator_lr", T_DBL, OFF(gan.generator_lr), 0, INF, F_LO_OPEN, NULL,
-     NULL},
-    {"gan.discriminator_lr", T_DBL, OFF(gan.discriminator_lr), 0, INF, F_LO_OPEN,
-     NULL, NULL},
+    {"checkpoint.dir", IO_STR, OFF(ckpt.dir), 0, 0, 0, NULL, NULL},
+    {"checkpoint.every_steps", IO_SIZE, OFF(ckpt.every_steps), 0, MAX_COUNT, 0, "0", NULL},
+    {"checkpoint.every_epochs", IO_SIZE, OFF(ckpt.every_epochs), 0, MAX_COUNT, 0, "1", NULL},
+    {"checkpoint.keep_last", IO_SIZE, OFF(ckpt.keep_last), 0, MAX_COUNT, 0, "0", NULL},
+    {"checkpoint.stop_on_error", IO_BOOL, OFF(ckpt.stop_on_error), 0, 0, 0, "false", NULL},
+    {"logging.metrics", IO_STR, OFF(log.metrics), 0, 0, 0, NULL, NULL},
+    {"logging.print_every", IO_SIZE, OFF(log.print_every), 0, MAX_COUNT, 0, "100", NULL},
 };
 
 #define N_DEFS (sizeof defs / sizeof defs[0])
@@ -215,36 +173,74 @@ static const struct {
     {"training.min_lr", SCHED_BIT(NN_SCHED_COSINE)},
 };
 
-static int def_index(const char *key)
+/* The keys of a parse: the core table's, then those of each fragment
+ * (cfg->ext_schema) in order. Key i is stored in *base at its offset. */
+static size_t n_keys(const io_config *cfg)
 {
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (strcmp(defs[i].key, key) == 0) return (int)i;
+    size_t n = N_DEFS;
+    for (size_t k = 0; k < cfg->n_ext; k++) n += cfg->ext_schema[k]->n_keys;
+    return n;
+}
+
+static const io_key *key_at(const io_config *cfg, size_t i, void **base)
+{
+    if (i < N_DEFS) {
+        if (base) *base = (void *)cfg;
+        return &defs[i];
+    }
+    i -= N_DEFS;
+    for (size_t k = 0; k < cfg->n_ext; k++) {
+        const io_schema *sc = cfg->ext_schema[k];
+        if (i < sc->n_keys) {
+            if (base) *base = cfg->ext[k];
+            return &sc->keys[i];
+        }
+        i -= sc->n_keys;
+    }
+    NN_CHECK(0, "config: key index out of range");
+    return NULL;
+}
+
+/* Where key i's value lives. */
+static void *key_slot(const io_config *cfg, size_t i)
+{
+    void *base;
+    const io_key *d = key_at(cfg, i, &base);
+    return (char *)base + d->offset;
+}
+
+static int def_index(const io_config *cfg, const char *key)
+{
+    for (size_t i = 0, n = n_keys(cfg); i < n; i++)
+        if (strcmp(key_at(cfg, i, NULL)->key, key) == 0) return (int)i;
     return -1;
 }
 
-/* 1 if some key of the table lies below `prefix` ("data" for "data.x"). */
-static int is_section(const char *prefix)
+/* 1 if some key lies below `prefix` ("data" for "data.x"). */
+static int is_section(const io_config *cfg, const char *prefix)
 {
     size_t n = strlen(prefix);
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (strncmp(defs[i].key, prefix, n) == 0 && defs[i].key[n] == '.')
-            return 1;
+    for (size_t i = 0, nk = n_keys(cfg); i < nk; i++) {
+        const char *k = key_at(cfg, i, NULL)->key;
+        if (strncmp(k, prefix, n) == 0 && k[n] == '.') return 1;
+    }
     return 0;
 }
 
 /* The names directly below `prefix` ("" = top level), ", "-separated. */
-static void known_keys(const char *prefix, char *buf, size_t size)
+static void known_keys(const io_config *cfg, const char *prefix, char *buf,
+                       size_t size)
 {
     size_t n = strlen(prefix), len = 0;
     buf[0] = '\0';
-    for (size_t i = 0; i < N_DEFS; i++) {
-        const char *k = defs[i].key;
+    for (size_t i = 0, nk = n_keys(cfg); i < nk; i++) {
+        const char *k = key_at(cfg, i, NULL)->key;
         if (n && (strncmp(k, prefix, n) != 0 || k[n] != '.')) continue;
         const char *name = n ? k + n + 1 : k;
         size_t nl = strcspn(name, ".");
         int seen = 0; /* the same section name from an earlier entry */
         for (size_t j = 0; j < i && !seen; j++) {
-            const char *o = defs[j].key;
+            const char *o = key_at(cfg, j, NULL)->key;
             if (n && (strncmp(o, prefix, n) != 0 || o[n] != '.')) continue;
             const char *on = n ? o + n + 1 : o;
             seen = strncmp(on, name, nl) == 0 && strcspn(on, ".") == nl;
@@ -286,7 +282,7 @@ static int loc_error(const cfg_loc *at, const char *key, nn_error *err,
 typedef struct parse_ctx {
     io_config *cfg;
     const io_yaml_node *root;
-    const io_yaml_pair *found[N_DEFS]; /* the pair given for each def */
+    const io_yaml_pair **found; /* the pair given for each key (key_at) */
     nn_error *err;
 } parse_ctx;
 
@@ -389,28 +385,28 @@ static void replace_str(char **slot, const char *s)
 }
 
 /* v within [lo, hi] with the table's open ends? */
-static int check_range(const key_def *d, double v, const char *text,
+static int check_range(const io_key *d, double v, const char *text,
                        const cfg_loc *at, nn_error *err)
 {
-    int lo_ok = (d->flags & F_LO_OPEN) ? v > d->lo : v >= d->lo;
-    int hi_ok = (d->flags & F_HI_OPEN) ? v < d->hi : v <= d->hi;
+    int lo_ok = (d->flags & IO_LO_OPEN) ? v > d->lo : v >= d->lo;
+    int hi_ok = (d->flags & IO_HI_OPEN) ? v < d->hi : v <= d->hi;
     if (lo_ok && hi_ok) return 0;
     return loc_error(at, d->key, err, "%s is out of range %c%.15g, %.15g%c", text,
-                     (d->flags & F_LO_OPEN) ? '(' : '[', d->lo, d->hi,
-                     (d->flags & F_HI_OPEN) || isinf(d->hi) ? ')' : ']');
+                     (d->flags & IO_LO_OPEN) ? '(' : '[', d->lo, d->hi,
+                     (d->flags & IO_HI_OPEN) || isinf(d->hi) ? ')' : ']');
 }
 
-static int store_words(io_config *cfg, const key_def *d, const char *text,
+static int store_words(void *base, const io_key *d, const char *text,
                        const cfg_loc *at, nn_error *err)
 {
-    char *slot = (char *)cfg + d->offset;
-    if (d->type == T_STR) {
+    char *slot = (char *)base + d->offset;
+    if (d->type == IO_STR) {
         if (text[0] == '\0')
             return loc_error(at, d->key, err, "empty string");
         replace_str((char **)(void *)slot, text);
         return 0;
     }
-    if (d->type == T_BOOL) {
+    if (d->type == IO_BOOL) {
         int v = strcmp(text, "true") == 0 || strcmp(text, "yes") == 0;
         if (!v && strcmp(text, "false") != 0 && strcmp(text, "no") != 0)
             return loc_error(at, d->key, err,
@@ -424,31 +420,31 @@ static int store_words(io_config *cfg, const key_def *d, const char *text,
         join_names(d->names, list, sizeof list);
         return loc_error(at, d->key, err, "'%s' is not one of: %s", text, list);
     }
-    if (d->type == T_OPTKIND)
+    if (d->type == IO_OPTKIND)
         *(nn_opt_kind *)(void *)slot = (nn_opt_kind)i;
-    else if (d->type == T_SCHEDKIND)
+    else if (d->type == IO_SCHEDKIND)
         *(nn_schedule_kind *)(void *)slot = (nn_schedule_kind)i;
     else
         replace_str((char **)(void *)slot, text);
     return 0;
 }
 
-static int store_number(io_config *cfg, const key_def *d, const char *text,
+static int store_number(void *base, const io_key *d, const char *text,
                         const cfg_loc *at, nn_error *err)
 {
-    void *slot = (char *)cfg + d->offset;
+    void *slot = (char *)base + d->offset;
     uint64_t u;
     long l;
     double x;
     int rc;
     switch (d->type) {
-    case T_SIZE:
-    case T_U64:
+    case IO_SIZE:
+    case IO_U64:
         if ((rc = parse_u64(text, &u)) != 0)
             return loc_error(at, d->key, err, rc == -2 ? "%s is too large"
                              : "'%s' is not a non-negative integer", text);
         if ((rc = check_range(d, (double)u, text, at, err)) != 0) return rc;
-        if (d->type == T_U64) {
+        if (d->type == IO_U64) {
             *(uint64_t *)slot = u;
         } else {
             if (u > SIZE_MAX)
@@ -456,18 +452,18 @@ static int store_number(io_config *cfg, const key_def *d, const char *text,
             *(size_t *)slot = (size_t)u;
         }
         return 0;
-    case T_LONG:
+    case IO_LONG:
         if (parse_long(text, &l) != 0)
             return loc_error(at, d->key, err, "'%s' is not an integer", text);
         if ((rc = check_range(d, (double)l, text, at, err)) != 0) return rc;
         *(long *)slot = l;
         return 0;
-    default: /* T_DBL, T_FLT */
+    default: /* IO_DBL, IO_FLT */
         if (parse_double(text, &x) != 0)
             return loc_error(at, d->key, err, "'%s' is not a finite number",
                              text);
         if ((rc = check_range(d, x, text, at, err)) != 0) return rc;
-        if (d->type == T_DBL) {
+        if (d->type == IO_DBL) {
             *(double *)slot = x;
         } else {
             if (x > FLT_MAX || x < -FLT_MAX)
@@ -479,14 +475,14 @@ static int store_number(io_config *cfg, const key_def *d, const char *text,
     }
 }
 
-/* Parse `text` as the value of `d` into cfg. */
-static int store(io_config *cfg, const key_def *d, const char *text,
+/* Parse `text` as the value of `d` into its struct at base. */
+static int store(void *base, const io_key *d, const char *text,
                  const cfg_loc *at, nn_error *err)
 {
-    if (d->type == T_STR || d->type == T_BOOL || d->type == T_ENUM ||
-        d->type == T_OPTKIND || d->type == T_SCHEDKIND)
-        return store_words(cfg, d, text, at, err);
-    return store_number(cfg, d, text, at, err);
+    if (d->type == IO_STR || d->type == IO_BOOL || d->type == IO_ENUM ||
+        d->type == IO_OPTKIND || d->type == IO_SCHEDKIND)
+        return store_words(base, d, text, at, err);
+    return store_number(base, d, text, at, err);
 }
 
 /* ---- pass 1: overrides -------------------------------------------------- */
@@ -620,14 +616,14 @@ static int walk_section(parse_ctx *c, const io_yaml_node *map,
         int w = snprintf(full, sizeof full, "%s%s%s", prefix,
                          prefix[0] ? "." : "", p->key);
         int known = w > 0 && (size_t)w < sizeof full && !strchr(p->key, '.');
-        int d = known ? def_index(full) : -1;
+        int d = known ? def_index(c->cfg, full) : -1;
         if (d >= 0) {
             c->found[d] = p;
             continue;
         }
-        if (!known || !is_section(full)) {
+        if (!known || !is_section(c->cfg, full)) {
             char list[512];
-            known_keys(prefix, list, sizeof list);
+            known_keys(c->cfg, prefix, list, sizeof list);
             return loc_error(&at, full, c->err, "unknown key (known here: %s)",
                              list);
         }
@@ -646,7 +642,7 @@ static int walk_section(parse_ctx *c, const io_yaml_node *map,
 /* A found pair whose value is not null, or NULL. */
 static const io_yaml_pair *given(const parse_ctx *c, const char *key)
 {
-    int d = def_index(key);
+    int d = def_index(c->cfg, key);
     NN_CHECK(d >= 0, "config: no table entry '%s'", key);
     const io_yaml_pair *p = c->found[d];
     return p && !io_yaml_is_null(p->value) ? p : NULL;
@@ -655,19 +651,20 @@ static const io_yaml_pair *given(const parse_ctx *c, const char *key)
 static int layer_value(parse_ctx *c, const io_yaml_pair *p, const char *key,
                        char **out);
 
-static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
+static int apply_def(parse_ctx *c, const io_key *d, void *base,
+                     const io_yaml_pair *p)
 {
     if (!p) {
         cfg_loc at = parent_loc(c, d->key);
-        if (d->flags & F_REQ)
+        if (d->flags & IO_REQ)
             return loc_error(&at, d->key, c->err, "required key is missing");
         return 0;
     }
     cfg_loc at = pair_loc(c, p);
-    if ((d->flags & F_LIST) && p->value->kind == IO_YAML_SEQ) {
+    if ((d->flags & IO_LIST) && p->value->kind == IO_YAML_SEQ) {
         char *joined = NULL;
         int rc = layer_value(c, p, d->key, &joined);
-        if (rc == 0) rc = store(c->cfg, d, joined, &at, c->err);
+        if (rc == 0) rc = store(base, d, joined, &at, c->err);
         free(joined);
         return rc;
     }
@@ -675,11 +672,11 @@ static int apply_def(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
         return loc_error(&at, d->key, c->err, "expected a single value, got a %s",
                          io_yaml_kind_name(p->value->kind));
     if (io_yaml_is_null(p->value)) {
-        if (d->flags & F_REQ)
+        if (d->flags & IO_REQ)
             return loc_error(&at, d->key, c->err, "required value is empty");
         return 0; /* keeps the default */
     }
-    return store(c->cfg, d, p->value->value, &at, c->err);
+    return store(base, d, p->value->value, &at, c->err);
 }
 
 /* data.stream (truncated BPTT): the windows keep their order, so no hash
@@ -862,24 +859,6 @@ static int check_data(parse_ctx *c)
     }
     if (!d->normalize) d->normalize = nn_xstrdup(idx ? "scale" : "none");
     return 0;
-}
-
-/* data.labelled and pseudo-labels work on class labels, so they need
- * loss cross_entropy. (A pseudo_label_weight with the threshold at 0 is
- * allowed: it does nothing, and an A/B run then needs one --set only.) */
-static int check_semisup(parse_ctx *c)
-{
-    const io_config *cfg = c->cfg;
-    if (strcmp(cfg->loss, "cross_entropy") == 0) return 0;
-    const char *key = cfg->data.labelled ? "data.labelled"
-                      : cfg->train.pseudo_label_threshold > 0
-                          ? "training.pseudo_label_threshold"
-                          : NULL;
-    if (!key) return 0;
-    cfg_loc at = pair_loc(c, given(c, key));
-    return loc_error(&at, key, c->err,
-                     "needs class labels (loss cross_entropy), not loss %s",
-                     cfg->loss);
 }
 
 /* A steps/epochs pair of one length: not both; one of them when the
@@ -1075,11 +1054,12 @@ static int parse_layer(parse_ctx *c, const char *list, const io_yaml_node *e,
     return 0;
 }
 
-/* The layer list of T_LAYERS key d, given as pair p, into the io_layers
- * at d's offset. */
-static int parse_layers(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
+/* The layer list of IO_LAYERS key d, given as pair p, into the io_layers
+ * at d's offset in base. */
+static int parse_layers(parse_ctx *c, const io_key *d, void *base,
+                        const io_yaml_pair *p)
 {
-    io_layers *list = (io_layers *)(void *)((char *)c->cfg + d->offset);
+    io_layers *list = (io_layers *)(void *)((char *)base + d->offset);
     cfg_loc at = pair_loc(c, p);
     const io_yaml_node *v = p->value;
     if (io_yaml_is_null(v) || (v->kind == IO_YAML_SEQ && v->n == 0))
@@ -1108,65 +1088,27 @@ static int parse_layers(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
     return 0;
 }
 
-/* A layer list: parsed if given. model.layers (F_REQ) is not needed
- * when a gan section names the networks instead (check_gan). */
-static int apply_layers(parse_ctx *c, const key_def *d, const io_yaml_pair *p)
+static void add_given(io_config *cfg, const char *key, cfg_loc at)
 {
-    if (p) return parse_layers(c, d, p);
-    if (io_yaml_map_find(c->root, "gan")) return 0;
-    return apply_def(c, d, NULL);
+    io_config_given *g = &cfg->given[cfg->n_given++];
+    g->key = nn_xstrdup(key);
+    g->line = at.line;
+    g->origin = at.origin ? nn_xstrdup(at.origin) : NULL;
 }
 
-/* The gan section (trainer/gan.c) replaces the model section: both
- * networks are required, no model key may appear, and the
- * discriminator's logit is scored by bce. Early stopping has no
- * validation loss to watch in a GAN, so it is refused too. */
-static int check_gan(parse_ctx *c)
-{
-    io_config *cfg = c->cfg;
-    const io_yaml_pair *sec = io_yaml_map_find(c->root, "gan");
-    cfg->gan.enabled = sec != NULL;
-    if (!sec) return 0;
-    static const char *const refused[] = {"model", "early_stopping", NULL};
-    for (size_t i = 0; refused[i]; i++) {
-        const io_yaml_pair *p = io_yaml_map_find(c->root, refused[i]);
-        if (!p) continue;
-        cfg_loc at = pair_loc(c, p);
-        return loc_error(&at, refused[i], c->err,
-                         "not used with a gan section (the networks are "
-                         "gan.generator.layers and gan.discriminator.layers)");
-    }
-    static const char *const nets[] = {"gan.generator.layers",
-                                       "gan.discriminator.layers", NULL};
-    for (size_t i = 0; nets[i]; i++) {
-        if (c->found[def_index(nets[i])]) continue;
-        cfg_loc at = parent_loc(c, nets[i]);
-        return loc_error(&at, nets[i], c->err,
-                         "required: a GAN needs a generator and a "
-                         "discriminator");
-    }
-    if (strcmp(cfg->loss, "bce") != 0) {
-        cfg_loc at = pair_loc(c, given(c, "loss"));
-        return loc_error(&at, "loss", c->err,
-                         "a GAN is trained with bce (on the discriminator's "
-                         "logit), not %s", cfg->loss);
-    }
-    return 0;
-}
-
-/* Remember where every given key was set (io_config_where). */
+/* Remember where every given key and top-level section was set
+ * (io_config_where). */
 static void record_given(parse_ctx *c)
 {
     io_config *cfg = c->cfg;
-    cfg->given = nn_xcalloc(N_DEFS, sizeof *cfg->given);
-    for (size_t i = 0; i < N_DEFS; i++) {
-        if (!c->found[i]) continue;
-        cfg_loc at = pair_loc(c, c->found[i]);
-        io_config_given *g = &cfg->given[cfg->n_given++];
-        g->key = defs[i].key;
-        g->line = at.line;
-        g->origin = at.origin ? nn_xstrdup(at.origin) : NULL;
-    }
+    size_t n = n_keys(cfg);
+    cfg->given = nn_xcalloc(n + c->root->n, sizeof *cfg->given);
+    for (size_t i = 0; i < n; i++)
+        if (c->found[i])
+            add_given(cfg, key_at(cfg, i, NULL)->key, pair_loc(c, c->found[i]));
+    for (size_t i = 0; i < c->root->n; i++)
+        if (def_index(cfg, c->root->pairs[i].key) < 0)
+            add_given(cfg, c->root->pairs[i].key, pair_loc(c, &c->root->pairs[i]));
 }
 
 int io_config_where(const io_config *cfg, const char *key, char *buf,
@@ -1182,28 +1124,67 @@ int io_config_where(const io_config *cfg, const char *key, char *buf,
     return 0;
 }
 
+int io_config_error(const io_config *cfg, const char *key, nn_error *err,
+                    const char *fmt, ...)
+{
+    char what[768], where[4200], section[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(section, sizeof section, "%.*s", (int)strcspn(key, "."), key);
+    if (!io_config_where(cfg, key, where, sizeof where) &&
+        !io_config_where(cfg, section, where, sizeof where))
+        snprintf(where, sizeof where, "%s", cfg->path);
+    return nn_error_set(err, NN_EXIT_USAGE, "%s: %s: %s", where, key, what);
+}
+
+const void *io_config_values(const io_config *cfg, const io_schema *sc)
+{
+    for (size_t k = 0; k < cfg->n_ext; k++)
+        if (cfg->ext_schema[k] == sc) return cfg->ext[k];
+    return NULL;
+}
+
+/* Is the section of fragment key i (its schema's section) in the file? */
+static int section_given(const parse_ctx *c, size_t i)
+{
+    i -= N_DEFS;
+    for (size_t k = 0; k < c->cfg->n_ext; k++) {
+        const io_schema *sc = c->cfg->ext_schema[k];
+        if (i < sc->n_keys)
+            return sc->section && io_yaml_map_find(c->root, sc->section);
+        i -= sc->n_keys;
+    }
+    return 0;
+}
+
 static int validate(parse_ctx *c)
 {
-    for (size_t i = 0; i < N_DEFS; i++) { /* defaults: trusted text */
-        if (!defs[i].def) continue;
+    size_t n = n_keys(c->cfg);
+    for (size_t i = 0; i < n; i++) { /* defaults: trusted text */
+        void *base;
+        const io_key *d = key_at(c->cfg, i, &base);
+        if (!d->def) continue;
         cfg_loc at = {"<defaults>", 0, NULL};
-        int rc = store(c->cfg, &defs[i], defs[i].def, &at, c->err);
-        NN_CHECK(rc == 0, "config: bad default for %s", defs[i].key);
+        int rc = store(base, d, d->def, &at, c->err);
+        NN_CHECK(rc == 0, "config: bad default for %s", d->key);
     }
     int rc = walk_section(c, c->root, "");
     if (rc != 0) return rc;
     record_given(c);
-    for (size_t i = 0; i < N_DEFS; i++) {
-        if (defs[i].type == T_LAYERS) {
-            rc = apply_layers(c, &defs[i], c->found[i]);
-        } else {
-            rc = apply_def(c, &defs[i], c->found[i]);
-        }
+    for (size_t i = 0; i < n; i++) {
+        void *base;
+        const io_key *d = key_at(c->cfg, i, &base);
+        io_key opt = *d; /* a fragment's key is required only in its section */
+        if (i >= N_DEFS && !section_given(c, i)) opt.flags &= ~(unsigned)IO_REQ;
+        if (d->type == IO_LAYERS && c->found[i])
+            rc = parse_layers(c, d, base, c->found[i]);
+        else
+            rc = apply_def(c, &opt, base, c->found[i]);
         if (rc != 0) return rc;
     }
-    if ((rc = check_gan(c)) != 0) return rc;
     if ((rc = check_data(c)) != 0) return rc;
-    if ((rc = check_semisup(c)) != 0) return rc;
     if ((rc = check_training(c)) != 0) return rc;
     return check_early_stop(c);
 }
@@ -1212,9 +1193,16 @@ static int validate(parse_ctx *c)
 
 int io_config_parse(io_config *cfg, const char *path, const char *text,
                     size_t len, char *const *overrides, size_t n_overrides,
-                    nn_error *err)
+                    const io_schema *const *schemas, nn_error *err)
 {
     memset(cfg, 0, sizeof *cfg);
+    for (size_t k = 0; schemas && schemas[k]; k++) {
+        NN_CHECK(k < IO_MAX_SCHEMAS, "config: more than %d schema fragments",
+                 IO_MAX_SCHEMAS);
+        cfg->ext_schema[k] = schemas[k];
+        cfg->ext[k] = nn_xcalloc(1, schemas[k]->size ? schemas[k]->size : 1);
+        cfg->n_ext = k + 1;
+    }
     cfg->path = nn_xstrdup(path);
     cfg->text = nn_xmalloc(len + 1);
     if (len) memcpy(cfg->text, text, len);
@@ -1242,7 +1230,10 @@ int io_config_parse(io_config *cfg, const char *path, const char *text,
     c.cfg = cfg;
     c.root = root;
     c.err = err;
-    if ((rc = validate(&c)) != 0) goto fail;
+    c.found = nn_xcalloc(n_keys(cfg), sizeof *c.found);
+    rc = validate(&c);
+    free(c.found);
+    if (rc != 0) goto fail;
     io_yaml_free(root);
     return 0;
 fail:
@@ -1295,19 +1286,25 @@ int io_read_file(const char *path, char **out, size_t *len, nn_error *err)
 void io_config_free(io_config *cfg)
 {
     if (!cfg) return;
-    for (size_t i = 0; i < N_DEFS; i++) {
-        if (defs[i].type != T_LAYERS) continue;
-        io_layers *l = (io_layers *)(void *)((char *)cfg + defs[i].offset);
-        for (size_t k = 0; k < l->n; k++) nn_spec_free(&l->specs[k]);
-        free(l->specs);
+    /* every string and layer list the keys store is owned by cfg */
+    for (size_t i = 0, n = n_keys(cfg); i < n; i++) {
+        const io_key *d = key_at(cfg, i, NULL);
+        void *slot = key_slot(cfg, i);
+        if (d->type == IO_LAYERS) {
+            io_layers *l = slot;
+            for (size_t k = 0; k < l->n; k++) nn_spec_free(&l->specs[k]);
+            free(l->specs);
+        } else if (d->type == IO_STR || d->type == IO_ENUM) {
+            free(*(char **)slot);
+        }
     }
+    for (size_t k = 0; k < cfg->n_ext; k++) free(cfg->ext[k]);
     free(cfg->path);
     free(cfg->text);
-    for (size_t i = 0; i < cfg->n_given; i++) free(cfg->given[i].origin);
+    for (size_t i = 0; i < cfg->n_given; i++) {
+        free(cfg->given[i].key);
+        free(cfg->given[i].origin);
+    }
     free(cfg->given);
-    /* every string the table stores is owned by cfg */
-    for (size_t i = 0; i < N_DEFS; i++)
-        if (defs[i].type == T_STR || defs[i].type == T_ENUM)
-            free(*(char **)(void *)((char *)cfg + defs[i].offset));
     memset(cfg, 0, sizeof *cfg);
 }

@@ -17,6 +17,64 @@
 #include "nn/schedule.h"
 #include "nn/spec.h"
 
+/* ---- the schema ------------------------------------------------------- */
+
+/* How a key's value is read and stored (at `offset` in its struct). */
+typedef enum {
+    IO_STR,       /* char *, non-empty */
+    IO_ENUM,      /* char *, one of names */
+    IO_OPTKIND,   /* nn_opt_kind, index into names */
+    IO_SCHEDKIND, /* nn_schedule_kind, index into names */
+    IO_SIZE,      /* size_t, decimal digits */
+    IO_U64,       /* uint64_t, decimal digits */
+    IO_LONG,      /* long, optional '-' then digits */
+    IO_DBL,       /* double, finite */
+    IO_FLT,       /* float, finite as a float */
+    IO_BOOL,      /* int: true/yes = 1, false/no = 0 */
+    IO_LAYERS     /* a sequence of maps -> the io_layers at offset */
+} io_key_type;
+
+/* IO_LIST: an IO_STR that may also be written as a list of values, stored
+ * joined with ',' ("[fc1, fc2]" -> "fc1,fc2"). */
+enum { IO_REQ = 1, IO_LO_OPEN = 2, IO_HI_OPEN = 4, IO_LIST = 8 };
+
+/* One config key ("section.name"). Numbers must lie in [lo, hi] (ends
+ * open by flag); `def` is the default written as it would be in the file
+ * (parsed by the same code), NULL for none (strings stay NULL, numbers 0).
+ * Every string and layer list stored is owned by the config. */
+typedef struct io_key {
+    const char *key;
+    io_key_type type;
+    size_t offset;
+    double lo, hi;
+    unsigned flags;
+    const char *def;
+    const char *const *names; /* IO_ENUM, IO_OPTKIND, IO_SCHEDKIND */
+} io_key;
+
+struct io_config;
+
+/* A schema fragment: keys that code outside io/ owns (an objective,
+ * trainer/objective.h), with their cross-checks, declared next to that
+ * code. Its keys are read exactly like the core keys (unknown keys,
+ * types, ranges, defaults, --set) into a struct of `size` bytes that the
+ * config owns (io_config_values); a key marked IO_REQ is required when the
+ * fragment's section is in the config. `check`, if any, is the owner's to
+ * call once it knows the fragment applies (io/config.c does not). */
+typedef struct io_schema {
+    const char *owner;     /* e.g. "gan" */
+    const char *section;   /* a top-level section only this fragment has
+                              (its presence names the owner), or NULL */
+    const io_key *keys;    /* offsets into the fragment's struct */
+    size_t n_keys;
+    size_t size;
+    int (*check)(const struct io_config *cfg, const void *values,
+                 nn_error *err);
+} io_schema;
+
+/* Most fragments one parse takes. */
+#define IO_MAX_SCHEMAS 16
+
 typedef struct io_data_cfg {
     char *format;        /* "idx", "csv" or "text" */
     char *train;         /* idx: images file; csv: the table */
@@ -84,11 +142,6 @@ typedef struct io_train_cfg {
     /* Seconds a rank may wait in one collective before the job ends with
      * exit 5 (a stalled rank); 0 = never (comm_set_timeout). */
     double collective_timeout;
-    /* Semi-supervised (trainer/semisup.c): an unlabelled row whose largest
-     * softmax probability reaches the threshold takes its argmax as its
-     * label, its loss term weighted by the weight. Threshold 0 = off. */
-    double pseudo_label_threshold; /* 0 or in (0, 1) */
-    double pseudo_label_weight;    /* > 0, default 1 */
 } io_train_cfg;
 
 /* Early stopping on a validation metric, checked once per epoch. */
@@ -120,22 +173,11 @@ typedef struct io_layers {
     nn_spec *specs;
 } io_layers;
 
-/* A generative adversarial network (trainer/gan.c): the `gan` section
- * replaces model.layers (a config has one or the other). The generator
- * maps noise z ~ N(0, I) of `noise` values to a sample of the data's
- * shape; the discriminator maps a sample to one logit (loss bce). */
-typedef struct io_gan_cfg {
-    int enabled;              /* the gan section is present */
-    size_t noise;             /* dimension of z, default 64 */
-    io_layers generator;      /* gan.generator.layers */
-    io_layers discriminator;  /* gan.discriminator.layers */
-    double generator_lr;      /* 0 = training.lr */
-    double discriminator_lr;  /* 0 = training.lr */
-} io_gan_cfg;
-
-/* A key the file or an override set, and where (io_config_where). */
+/* A key (or a top-level section) the file or an override set, and where
+ * (io_config_where). */
 typedef struct io_config_given {
-    const char *key;     /* the schema's key, e.g. "training.lr" */
+    char *key;           /* the schema's key, e.g. "training.lr", or a
+                            section name, e.g. "gan" */
     int line;            /* its line in the file (0 for an override) */
     char *origin;        /* "--set KEY" for an override, else NULL */
 } io_config_given;
@@ -166,26 +208,42 @@ typedef struct io_config {
     io_early_stop_cfg early_stop;
     io_ckpt_cfg ckpt;
     io_log_cfg log;
-    io_gan_cfg gan;
     char *objective;     /* `objective:` the kind of training
                             (trainer/objective.h); NULL: inferred */
     size_t n_given;      /* the keys the file and the overrides set */
     io_config_given *given;
+    /* the values of the schema fragments given to io_config_parse, in
+     * their order (io_config_values) */
+    size_t n_ext;
+    const struct io_schema *ext_schema[IO_MAX_SCHEMAS];
+    void *ext[IO_MAX_SCHEMAS];
 } io_config;
 
-/* Where key `key` was set: "FILE:LINE" (or "--set KEY") into buf, and 1;
- * 0 (buf untouched) when neither the file nor an override set it. Lets
- * the code that owns a key (an objective) name it in its own checks. */
+/* Where key `key` (or top-level section) was set: "FILE:LINE" (or
+ * "--set KEY") into buf, and 1; 0 (buf untouched) when neither the file
+ * nor an override set it. Lets the code that owns a key (an objective)
+ * name it in its own checks. */
 int io_config_where(const io_config *cfg, const char *key, char *buf,
                     size_t cap);
 
+/* NN_EXIT_USAGE with "WHERE: key: <message>", WHERE where the key was set,
+ * else where its section was, else the file. */
+int io_config_error(const io_config *cfg, const char *key, nn_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* The values of fragment `sc` (its struct), or NULL when the parse was not
+ * given sc. */
+const void *io_config_values(const io_config *cfg, const io_schema *sc);
+
 /* Parse `text` (len bytes) as the config named `path`, applying overrides
- * ("training.epochs=3"). On error fills err (file:line: key: problem, or
- * "--set key: ..." for an override) and leaves *cfg empty (all zero), so
- * io_config_free on it is harmless but not needed. */
+ * ("training.epochs=3"), with the core keys and those of the fragments
+ * schemas[] (NULL-terminated; NULL for none). On error fills err
+ * (file:line: key: problem, or "--set key: ..." for an override) and
+ * leaves *cfg empty (all zero), so io_config_free on it is harmless but
+ * not needed. */
 int io_config_parse(io_config *cfg, const char *path, const char *text,
                     size_t len, char *const *overrides, size_t n_overrides,
-                    nn_error *err);
+                    const io_schema *const *schemas, nn_error *err);
 
 /* Optimizer steps of the whole run, training.epochs * steps_per_epoch,
  * saturating at UINT64_MAX instead of wrapping (a wrapped count of 0 made

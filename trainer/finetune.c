@@ -13,6 +13,7 @@
 
 #include "io/ckpt.h"
 #include "nn/check.h"
+#include "trainer/objective.h"
 #include "trainer/session.h"
 
 /* Is `name` in the comma-separated list? */
@@ -61,11 +62,12 @@ static int copy_from(tr_session *s, nn_model *m, size_t *copied)
     int st = io_ckpt_read(path, &c, &s->err);
     if (st) return st;
     st = tr_ckpt_config(&c, path, &src_cfg, &s->err);
-    if (!st && src_cfg.gan.enabled)
+    if (!st && !src_cfg.model_layers.n)
         st = nn_error_set(&s->err, NN_EXIT_USAGE,
-                          "%s: model.init_from: %s is a GAN checkpoint; "
-                          "fine-tuning starts from a model trained with a "
-                          "model.layers config", s->opt->config, path);
+                          "%s: model.init_from: %s is a checkpoint of "
+                          "objective %s; fine-tuning starts from a model "
+                          "trained with a model.layers config",
+                          s->opt->config, path, tr_objective_of(&src_cfg));
     if (!st) st = tr_ckpt_model(&c, path, "model", src_cfg.layers,
                                 src_cfg.n_layers, &src, &s->err);
     for (size_t i = 0; !st && i < m->n_layers; i++) {

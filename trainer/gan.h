@@ -6,6 +6,20 @@
 #include "io/ckpt.h"
 #include "trainer/session.h"
 
+/* The `gan` section (the fragment tr_gan_schema, trainer/obj_gan.c): it
+ * replaces model.layers. The generator maps noise z ~ N(0, I) of `noise`
+ * values to a sample of the data's shape; the discriminator maps a sample
+ * to one logit (loss bce). */
+typedef struct tr_gan_cfg {
+    size_t noise;             /* dimension of z, default 64 */
+    io_layers generator;      /* gan.generator.layers */
+    io_layers discriminator;  /* gan.discriminator.layers */
+    double generator_lr;      /* 0 = training.lr */
+    double discriminator_lr;  /* 0 = training.lr */
+} tr_gan_cfg;
+
+extern const io_schema tr_gan_schema;
+
 /* 1 if checkpoint c holds a GAN. */
 int tr_ckpt_is_gan(io_ckpt *c);
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "trainer/objective.h"
 #include "trainer/run.h"
 
 void tr_ckpt_add_meta(const tr_session *s, io_ckpt *c, const uint64_t *shape,
@@ -72,7 +73,7 @@ int tr_ckpt_config(io_ckpt *c, const char *path, io_config *cfg, nn_error *err)
     char *z = nn_xmalloc(tlen + 1);
     memcpy(z, text, tlen);
     z[tlen] = '\0';
-    st = io_config_parse(cfg, label, z, tlen, sets, n, err);
+    st = tr_config_parse(cfg, label, z, tlen, sets, n, err);
     free(z);
     free(sets);
     free(buf);

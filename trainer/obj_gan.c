@@ -21,6 +21,7 @@
 
 #include "nn/check.h"
 #include "nn/rng.h"
+#include "trainer/gan.h"
 #include "trainer/objective.h"
 
 #define GAN_NOISE_SALT 0x67616e6e6f697365ULL /* "gannoise" */
@@ -58,7 +59,7 @@ static tr_group *add_group(tr_run *r, const char *name, nn_model *m,
  * Errors point at the network's last layer. */
 static int check_shapes(tr_session *s, nn_model *gm, nn_model *dm, size_t img)
 {
-    const io_gan_cfg *c = &s->cfg.gan;
+    const tr_gan_cfg *c = io_config_values(&s->cfg, &tr_gan_schema);
     char buf[64];
     size_t out = nn_shape_size(nn_model_out_shape(gm));
     if (out != img)
@@ -95,7 +96,7 @@ static void declare_metrics(tr_metrics *m)
 static int create(tr_run *r, void **obj)
 {
     tr_session *s = r->s;
-    const io_gan_cfg *c = &s->cfg.gan;
+    const tr_gan_cfg *c = io_config_values(&s->cfg, &tr_gan_schema);
     gan *o = nn_xcalloc(1, sizeof *o);
     *obj = o;
     o->noise = c->noise;
@@ -106,18 +107,10 @@ static int create(tr_run *r, void **obj)
     const char *h = getenv("AXON_GAN_HALF_STEP");
     o->half = h ? h[0] : 0;
     nn_model *gm = NULL, *dm = NULL;
-    static const char *const supervised_keys[] = {
-        "training.pseudo_label_threshold", "training.pseudo_label_weight",
-        "data.labelled", "data.target", NULL};
     int st = h && strcmp(h, "d") && strcmp(h, "g")
                  ? nn_error_set(&s->err, NN_EXIT_USAGE,
                                 "AXON_GAN_HALF_STEP: '%s' is not d or g", h)
-                 : tr_objective_foreign(s, supervised_keys, "supervised", "gan");
-    if (!st && !c->enabled)
-        st = nn_error_set(&s->err, NN_EXIT_USAGE,
-                          "%s: objective gan needs a gan section (noise, "
-                          "generator.layers, discriminator.layers)",
-                          s->opt->config);
+                 : 0;
     if (!st) st = make(s, "generator", &c->generator, nn_shape_1d(o->noise),
                        &gm);
     if (!st) st = make(s, "discriminator", &c->discriminator,
@@ -289,6 +282,7 @@ static nn_shape input_shape(tr_run *r, void *obj)
 
 const tr_objective_ops tr_obj_gan = {
     .name = "gan",
+    .schema = &tr_gan_schema,
     .create = create,
     .destroy = destroy,
     .reserve = reserve,

@@ -9,6 +9,7 @@
  * gradient arena; then tr_group_update (the global-batch mean gradient).
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,48 @@ typedef struct sup {
     size_t cap;
 } sup;
 
+#define OFF(m) offsetof(tr_semisup_cfg, m)
+static const io_key keys[] = {
+    {"training.pseudo_label_threshold", IO_DBL, OFF(pseudo_label_threshold),
+     0, 1, IO_HI_OPEN, "0", NULL},
+    {"training.pseudo_label_weight", IO_DBL, OFF(pseudo_label_weight), 0,
+     HUGE_VAL, IO_LO_OPEN, "1", NULL},
+};
+
+/* One model; data.labelled and pseudo-labels work on class labels, so
+ * they need loss cross_entropy. (A pseudo_label_weight with the threshold
+ * at 0 is allowed: it does nothing, and an A/B run then needs one --set
+ * only.) */
+static int check(const io_config *cfg, const void *values, nn_error *err)
+{
+    const tr_semisup_cfg *c = values;
+    if (!cfg->model_layers.n)
+        return io_config_error(cfg, "model.layers", err,
+                               "required key is missing");
+    if (!strcmp(cfg->loss, "cross_entropy")) return 0;
+    const char *key = cfg->data.labelled ? "data.labelled"
+                      : c->pseudo_label_threshold > 0
+                          ? "training.pseudo_label_threshold"
+                          : NULL;
+    return key ? io_config_error(cfg, key, err, "needs class labels (loss "
+                                 "cross_entropy), not loss %s", cfg->loss)
+               : 0;
+}
+
+const io_schema tr_supervised_schema = {
+    "supervised", NULL, keys, sizeof keys / sizeof *keys,
+    sizeof(tr_semisup_cfg), check};
+
+const tr_semisup_cfg *tr_semisup_cfg_of(const io_config *cfg)
+{
+    static const tr_semisup_cfg off = {0, 1};
+    const tr_semisup_cfg *c = io_config_values(cfg, &tr_supervised_schema);
+    return c ? c : &off;
+}
+
 static int pseudo(const tr_session *s)
 {
-    return s->cfg.train.pseudo_label_threshold > 0;
+    return tr_semisup_cfg_of(&s->cfg)->pseudo_label_threshold > 0;
 }
 
 static void declare_metrics(tr_run *r)
@@ -60,11 +100,8 @@ static void declare_metrics(tr_run *r)
 static int create(tr_run *r, void **obj)
 {
     tr_session *s = r->s;
-    static const char *const gan_keys[] = {
-        "gan.noise", "gan.generator.layers", "gan.discriminator.layers",
-        "gan.generator_lr", "gan.discriminator_lr", NULL};
-    int st = tr_agree(s, tr_objective_foreign(s, gan_keys, "gan", "supervised"));
-    if (!st && !s->model) st = tr_build_model(s); /* lstsq built it already */
+    int st = 0;
+    if (!s->model) st = tr_build_model(s); /* lstsq built it already */
     if (!st) st = tr_agree(s, tr_semisup_check(s));
     if (st) return st;
     sup *o = nn_xcalloc(1, sizeof *o);
@@ -187,6 +224,7 @@ static void finish(tr_run *r, void *obj)
 
 const tr_objective_ops tr_obj_supervised = {
     .name = "supervised",
+    .schema = &tr_supervised_schema,
     .create = create,
     .destroy = destroy,
     .reserve = reserve,

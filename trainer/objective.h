@@ -17,6 +17,10 @@
 
 typedef struct tr_objective_ops {
     const char *name;
+    /* Optional: the config keys the objective owns and their cross-checks
+     * (io/config.h); its section, if it has one, names the objective when
+     * the config has no `objective:` key. */
+    const io_schema *schema;
     /* Build groups and state (*obj); check the config. Collective: the
      * same status on every rank (tr_agree), 0 or an exit code. */
     int (*create)(tr_run *r, void **obj);
@@ -44,19 +48,24 @@ typedef struct tr_objective_ops {
 /* The objective named `name`, or NULL. */
 const tr_objective_ops *tr_objective_find(const char *name);
 
-/* The objective a config asks for: its `objective:` key, else "gan" with
- * a gan section, else "supervised" (classification, regression,
- * autoencoder, pseudo-labels). */
+/* The objective a config asks for: its `objective:` key, else the
+ * objective whose schema section the config has (e.g. "gan"), else
+ * "supervised" (classification, regression, autoencoder, pseudo-labels). */
 const char *tr_objective_of(const io_config *cfg);
 
 /* The config's objective into *out; NN_EXIT_USAGE naming the file, line
  * and the known names when there is none of that name. */
 int tr_objective_pick(tr_session *s, const tr_objective_ops **out);
 
-/* For an objective's create: NN_EXIT_USAGE, naming where, when the config
- * sets any of keys[] (NULL-terminated), which belong to objective `owner`
- * and mean nothing to `mine`. */
-int tr_objective_foreign(tr_session *s, const char *const *keys,
-                         const char *owner, const char *mine);
+/* Every objective's schema fragment, NULL-terminated. */
+const io_schema *const *tr_config_schemas(void);
+
+/* io_config_parse with every objective's fragment, then: the config's
+ * objective exists, no key of another objective's fragment is set, and
+ * the objective's own cross-checks pass. 0, or NN_EXIT_USAGE naming the
+ * file, line and key (*cfg then empty, as io_config_parse leaves it). */
+int tr_config_parse(io_config *cfg, const char *path, const char *text,
+                    size_t len, char *const *sets, size_t n_sets,
+                    nn_error *err);
 
 #endif

@@ -110,15 +110,16 @@ static int rebuild(tr_session *s, const io_config *cfg, io_ckpt *c,
                    nn_model **g, nn_shape *in, size_t *noise)
 {
     const char *path = s->opt->checkpoint;
-    if (!cfg->gan.enabled || !io_ckpt_find(c, "gan/noise"))
+    const tr_gan_cfg *gc = io_config_values(cfg, &tr_gan_schema);
+    if (!gc || !gc->generator.n || !io_ckpt_find(c, "gan/noise"))
         return nn_error_set(&s->err, NN_EXIT_DATA,
                             "%s: not a GAN checkpoint of this version (a "
                             "format %u file; train it again to sample)",
                             path, (unsigned)c->version);
     int st = tr_ckpt_shape(c, path, in, &s->err);
     if (st) return st;
-    *noise = cfg->gan.noise;
-    st = nn_model_create(g, cfg->gan.generator.specs, cfg->gan.generator.n,
+    *noise = gc->noise;
+    st = nn_model_create(g, gc->generator.specs, gc->generator.n,
                          nn_shape_1d(*noise), &s->err);
     if (st) {
         nn_error_prefix(&s->err, "gan.generator: ");

@@ -1,5 +1,6 @@
 /* trainer/sampler.h - which training rows each step of an epoch uses, as
- * an ops table: one file per sampler plus one line in tr_sampler_find.
+ * an ops table: one file per sampler plus one line in the registry of
+ * trainer/sampler.c (trainer/registry.h looks names up).
  *
  *  - "stratified" (trainer/sampler_stratified.c, the default): every epoch
  *    a new order of the training rows, the same on every rank count

@@ -35,32 +35,3 @@ const tr_sampler_ops tr_sampler_stratified = {
     .max_rows = max_rows,
     .batch = batch,
 };
-
-/* The samplers: a new one is its file plus one line here. */
-static const tr_sampler_ops *const registry[] = {
-    &tr_sampler_stratified,
-    &tr_sampler_stream,
-};
-
-const tr_sampler_ops *tr_sampler_of(const io_data_cfg *d)
-{
-    const char *name = d->sampler ? d->sampler
-                       : d->stream ? "stream" : "stratified";
-    for (size_t i = 0; i < sizeof registry / sizeof *registry; i++)
-        if (!strcmp(registry[i]->name, name)) return registry[i];
-    return NULL;
-}
-
-int tr_sampler_pick(tr_session *s, const tr_sampler_ops **out)
-{
-    *out = tr_sampler_of(&s->cfg.data);
-    if (*out) return 0;
-    char where[4200] = "", known[128] = "";
-    io_config_where(&s->cfg, "data.sampler", where, sizeof where);
-    for (size_t i = 0, n = 0; i < sizeof registry / sizeof *registry; i++)
-        n += (size_t)snprintf(known + n, sizeof known - n, "%s%s",
-                              i ? ", " : "", registry[i]->name);
-    return nn_error_set(&s->err, NN_EXIT_USAGE,
-                        "%s: data.sampler: unknown '%s' (known: %s)", where,
-                        s->cfg.data.sampler, known);
-}

@@ -56,16 +56,17 @@ void tr_train_loss(const tr_session *s, const float *pred, const float *target,
     acc->loss_sum += ls.sum;
     acc->correct += (double)ls.correct;
     acc->count += (double)ls.counted;
-    double th = s->cfg.train.pseudo_label_threshold;
-    if (th > 0)
-        tr_pseudo_labels(pred, target, rows, s->loss_dim, th,
-                         (float)s->cfg.train.pseudo_label_weight, scale,
-                         dpred, acc);
+    const tr_semisup_cfg *c = tr_semisup_cfg_of(&s->cfg);
+    if (c->pseudo_label_threshold > 0)
+        tr_pseudo_labels(pred, target, rows, s->loss_dim,
+                         c->pseudo_label_threshold,
+                         (float)c->pseudo_label_weight, scale, dpred, acc);
 }
 
 int tr_semisup_check(tr_session *s)
 {
-    if (!(s->cfg.train.pseudo_label_threshold > 0) || s->loss_steps == 1)
+    if (!(tr_semisup_cfg_of(&s->cfg)->pseudo_label_threshold > 0) ||
+        s->loss_steps == 1)
         return 0;
     /* In a sequence NN_LABEL_NONE marks padded steps, not unlabelled
      * samples: pseudo-labelling those would invent targets for padding. */

@@ -7,6 +7,22 @@
 
 #include "trainer/session.h"
 
+/* The supervised objective's keys (its schema fragment, tr_supervised_
+ * schema in trainer/obj_supervised.c): an unlabelled row whose largest
+ * softmax probability reaches the threshold takes its argmax as its
+ * label, its loss term weighted by the weight. Threshold 0 = off. */
+typedef struct tr_semisup_cfg {
+    double pseudo_label_threshold; /* training.pseudo_label_threshold:
+                                      0 or in (0, 1) */
+    double pseudo_label_weight;    /* training.pseudo_label_weight: > 0,
+                                      default 1 */
+} tr_semisup_cfg;
+
+extern const io_schema tr_supervised_schema;
+
+/* cfg's values of those keys (off when cfg was read without them). */
+const tr_semisup_cfg *tr_semisup_cfg_of(const io_config *cfg);
+
 /* The pseudo-label term, pure: for each row i with target[i] ==
  * NN_LABEL_NONE, p = softmax(pred[i]); if max_k p_k >= threshold, the
  * row's label is c = argmax p (held constant) and its term is

@@ -8,7 +8,9 @@
 
 #include "nn/check.h"
 #include "nn/rng.h"
+#include "trainer/objective.h"
 #include "trainer/sampler.h"
+#include "trainer/semisup.h"
 
 int tr_agree(tr_session *s, int status)
 {
@@ -49,8 +51,8 @@ int tr_load_config(tr_session *s)
     if (comm_bcast_bytes(s->comm, &n, sizeof n, 0)) return NN_EXIT_OTHER;
     if (s->rank != 0) text = nn_xcalloc(n + 1, 1);
     if (comm_bcast_bytes(s->comm, text, n, 0)) return NN_EXIT_OTHER;
-    st = io_config_parse(&s->cfg, s->opt->config, text, n,
-                         s->opt->sets, s->opt->n_sets, &s->err);
+    st = tr_config_parse(&s->cfg, s->opt->config, text, n, s->opt->sets,
+                         s->opt->n_sets, &s->err);
     free(text);
     if (!st) {
         s->loss = nn_loss_find(s->cfg.loss);
@@ -112,7 +114,7 @@ static int keep_labels(tr_session *s)
     unsigned char *kept = nn_xcalloc(n, 1);
     io_labelled_pick(sh->train, n, keep, s->cfg.train.seed, kept);
     io_dataset_hide_labels(&s->train, sh->train, n, kept);
-    int pseudo = s->cfg.train.pseudo_label_threshold > 0;
+    int pseudo = tr_semisup_cfg_of(&s->cfg)->pseudo_label_threshold > 0;
     if (!pseudo) { /* train[] stays ascending; perm is redrawn per epoch */
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
@@ -279,12 +281,14 @@ static int check_tokens(tr_session *s)
 
 int tr_build_model(tr_session *s)
 {
-    if (s->cfg.gan.enabled && strcmp(s->opt->command, "train"))
+    const char *obj = tr_objective_of(&s->cfg);
+    if (strcmp(obj, "supervised") && strcmp(s->opt->command, "train"))
         return tr_agree(s, nn_error_set(
             &s->err, NN_EXIT_USAGE,
-            "%s: a GAN config is trained with `axon train`; `axon %s` does "
-            "not apply (generate images with `axon sample --checkpoint PATH "
-            "--out grid.png`)", s->opt->config, s->opt->command));
+            "%s: an objective %s config is trained with `axon train`; `axon "
+            "%s` does not apply (it runs one supervised model; sample a "
+            "trained GAN with `axon sample --checkpoint PATH --out grid.png`)",
+            s->opt->config, obj, s->opt->command));
     int st = nn_model_create(&s->model, s->cfg.layers, s->cfg.n_layers,
                              s->train.x_shape, &s->err);
     if (!st) {

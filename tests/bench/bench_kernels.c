@@ -73,7 +73,7 @@ static int load_model(const char *path, nn_shape in, nn_model **m,
     char *text = NULL;
     size_t len = 0;
     int st = io_read_file(path, &text, &len, &err);
-    if (!st) st = io_config_parse(&cfg, path, text, len, NULL, 0, &err);
+    if (!st) st = io_config_parse(&cfg, path, text, len, NULL, 0, NULL, &err);
     free(text);
     if (st) {
         fprintf(stderr, "bench_kernels: %s\n", err.msg);

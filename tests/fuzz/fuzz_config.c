@@ -7,7 +7,11 @@
  * A successful parse must have filled the fields every config has (loss,
  * data.format) and named every layer of model.layers, and every count
  * must be within the bounds that keep products of two counts in 64 bits
- * (batch size, micro-batches: 2^24; epochs, steps, rows: 10^12).
+ * (batch size, micro-batches: 2^24; epochs, steps, rows: 10^12). The
+ * parse also carries a schema fragment (io_schema) of the shape an
+ * objective declares - a number, a string and a layer list under a
+ * section of its own - so fragment keys are stored, checked and freed
+ * under the same hostile input.
  */
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t */
@@ -17,6 +21,21 @@
 #include "io/config.h"
 
 #define MAX_OVERRIDES 16
+
+typedef struct extra {
+    size_t n;
+    char *name;
+    io_layers layers;
+} extra;
+
+static const io_key extra_keys[] = {
+    {"extra.n", IO_SIZE, offsetof(extra, n), 1, 1000, 0, "3", NULL},
+    {"extra.name", IO_STR, offsetof(extra, name), 0, 0, IO_LIST, NULL, NULL},
+    {"extra.layers", IO_LAYERS, offsetof(extra, layers), 0, 0, 0, NULL, NULL},
+};
+static const io_schema extra_schema = {"extra", "extra", extra_keys, 3,
+                                       sizeof(extra), NULL};
+static const io_schema *const schemas[] = {&extra_schema, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -54,7 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     io_config cfg;
     nn_error err;
-    int rc = io_config_parse(&cfg, "fuzz.yaml", text, text_n, ov, n_ov, &err);
+    int rc = io_config_parse(&cfg, "fuzz.yaml", text, text_n, ov, n_ov,
+                             schemas, &err);
     if (rc != 0) {
         if (err.code == 0 || cfg.path != NULL || cfg.layers != NULL) abort();
     } else {
@@ -69,6 +89,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             cfg.data.limit > 1000000000000u)
             abort();
         if (!(t->collective_timeout >= 0 && t->collective_timeout <= 1e6)) abort();
+        const extra *x = io_config_values(&cfg, &extra_schema);
+        if (!x || x->n < 1 || x->n > 1000 || (x->name && !x->name[0])) abort();
+        for (size_t i = 0; i < x->layers.n; i++)
+            if (!x->layers.specs[i].type || !x->layers.specs[i].name) abort();
     }
     io_config_free(&cfg);
     io_config_free(&cfg); /* twice is fine, says the header */

@@ -262,7 +262,8 @@ static int parse(const char *data, nn_error *err)
              "data:\n%s"
              "training: {epochs: 1, batch_size: 4, lr: 0.1}\n", data);
     io_config cfg;
-    int rc = io_config_parse(&cfg, "t.yaml", text, strlen(text), NULL, 0, err);
+    int rc = io_config_parse(&cfg, "t.yaml", text, strlen(text), NULL, 0,
+                             NULL, err);
     if (rc == 0) {
         CU_ASSERT_STRING_EQUAL(cfg.data.format, "text");
         CU_ASSERT_EQUAL(cfg.data.seq_len, 16);

@@ -250,7 +250,7 @@ static void parse(const char *yaml, const char *want, int n_sets, ...)
     io_config cfg;
     nn_error err;
     int rc = io_config_parse(&cfg, "t.yaml", yaml, strlen(yaml), sets,
-                             (size_t)n_sets, &err);
+                             (size_t)n_sets, NULL, &err);
     if (!want) {
         CU_ASSERT_EQUAL(rc, 0);
         if (rc) fprintf(stderr, "\n  unexpected error: %s\n", err.msg);
@@ -270,16 +270,16 @@ static void test_config_target(void)
     io_config cfg;
     nn_error err;
     CU_ASSERT_EQUAL_FATAL(io_config_parse(&cfg, "t.yaml", ae_yaml,
-                                          strlen(ae_yaml), NULL, 0, &err), 0);
+                                          strlen(ae_yaml), NULL, 0, NULL,
+                                          &err), 0);
     CU_ASSERT_STRING_EQUAL(cfg.data.target, "input");
     CU_ASSERT_PTR_NULL(cfg.data.train_labels);
     io_config_free(&cfg);
     CU_ASSERT_EQUAL_FATAL(io_config_parse(&cfg, "t.yaml", cls_yaml,
-                                          strlen(cls_yaml), NULL, 0, &err), 0);
+                                          strlen(cls_yaml), NULL, 0, NULL,
+                                          &err), 0);
     CU_ASSERT_STRING_EQUAL(cfg.data.target, "labels");
     CU_ASSERT_EQUAL(cfg.data.labelled, 0);
-    CU_ASSERT_EQUAL(cfg.train.pseudo_label_threshold, 0);
-    CU_ASSERT_EQUAL(cfg.train.pseudo_label_weight, 1);
     io_config_free(&cfg);
 
     parse(ae_yaml, NULL, 1, "loss=bce");
@@ -291,41 +291,12 @@ static void test_config_target(void)
           "data.test_labels=b.lab");
     parse(ae_yaml, "loss: cross_entropy needs class labels", 1,
           "loss=cross_entropy");
-    parse(ae_yaml, "data.labelled: needs class labels (loss cross_entropy)",
-          1, "data.labelled=10");
+    /* what data.labelled needs of the loss: tests/trainer/test_schema.c */
     parse(ae_yaml, "data.targets: not read with data.target input", 2,
           "data.format=csv", "data.targets=2");
     parse(ae_yaml, NULL, 1, "data.format=csv");
     /* without target input the labels are required again */
     parse(ae_yaml, "data.train_labels: required", 1, "data.target=labels");
-}
-
-static void test_config_semisup(void)
-{
-    io_config cfg;
-    nn_error err;
-    char *sets[] = {"data.labelled=1000",
-                    "training.pseudo_label_threshold=0.95",
-                    "training.pseudo_label_weight=0.5"};
-    CU_ASSERT_EQUAL_FATAL(io_config_parse(&cfg, "t.yaml", cls_yaml,
-                                          strlen(cls_yaml), sets, 3, &err), 0);
-    CU_ASSERT_EQUAL(cfg.data.labelled, 1000);
-    CU_ASSERT_DOUBLE_EQUAL(cfg.train.pseudo_label_threshold, 0.95, 1e-12);
-    CU_ASSERT_DOUBLE_EQUAL(cfg.train.pseudo_label_weight, 0.5, 1e-12);
-    io_config_free(&cfg);
-    parse(cls_yaml, "training.pseudo_label_threshold: 1 is out of range [0, 1)",
-          1, "training.pseudo_label_threshold=1");
-    parse(cls_yaml, "training.pseudo_label_threshold: -0.5 is out of range",
-          1, "training.pseudo_label_threshold=-0.5");
-    parse(cls_yaml, "training.pseudo_label_weight: 0 is out of range (0,", 1,
-          "training.pseudo_label_weight=0");
-    parse(cls_yaml, "data.labelled: '-3' is not a non-negative integer", 1,
-          "data.labelled=-3");
-    parse(cls_yaml, "training.pseudo_label_threshold: needs class labels "
-                    "(loss cross_entropy), not loss mse", 2, "loss=mse",
-          "training.pseudo_label_threshold=0.9");
-    /* a weight with the threshold off does nothing and is allowed */
-    parse(cls_yaml, NULL, 1, "training.pseudo_label_weight=2");
 }
 
 static const cu_test target_tests[] = {
@@ -337,7 +308,6 @@ static const cu_test labelled_tests[] = {
     {NULL, NULL}};
 static const cu_test config_tests[] = {
     {"data.target", test_config_target},
-    {"labelled and pseudo-labels", test_config_semisup},
     {NULL, NULL}};
 static const cu_suite suites[] = {{"target input", target_tests},
                                   {"labelled", labelled_tests},

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GAN (configs/fashion_gan.yaml, trainer/gan.c) on 2 ranks: each half-step
+# GAN (configs/fashion_gan.yaml, trainer/obj_gan.c) on 2 ranks: each half-step
 # updates only its own network - the discriminator step leaves the
 # generator's parameters and optimizer state bit-identical and vice versa
 # (AXON_GAN_HALF_STEP runs one half per step); a resumed run equals an
@@ -124,7 +124,7 @@ gan_cfg() { # NAME: configs/fashion_gan.yaml edited by the sed script on stdin
   sed -f - $cfg >"$WORK/$1.yaml"
 }
 gan_cfg nodisc <<<'/^  discriminator:/,/^      - {type: dense, name: d_out/d'
-expect_exit 2 "nodisc.yaml:[0-9]+: gan.discriminator.layers: required: a GAN needs a generator and a discriminator" \
+expect_exit 2 "nodisc.yaml:[0-9]+: gan.discriminator.layers: required key is missing" \
   2 train "$WORK/nodisc.yaml" --quiet
 gan_cfg nogen <<<'/^  generator:/,/^      - {type: sigmoid}/d'
 expect_exit 2 "nogen.yaml:[0-9]+: gan.generator.layers: required" 1 train "$WORK/nogen.yaml" --quiet
@@ -170,7 +170,7 @@ expect_exit 2 "obj.yaml:1: objective: unknown 'rbm' \(known: supervised, gan\)" 
   train "$WORK/obj.yaml" "${c[@]}"
 expect_exit 2 "--set training.pseudo_label_weight: training.pseudo_label_weight: belongs to the 'supervised' objective; this config trains 'gan'" 1 \
   train $cfg "${c[@]}" --set training.pseudo_label_weight=2
-expect_exit 2 "objective gan needs a gan section" 1 train configs/fashion_mlp.yaml \
+expect_exit 2 "--set objective: objective: gan needs a gan section" 1 train configs/fashion_mlp.yaml \
   --quiet --set objective=gan
 
 # --- the schedule spans the configured epochs, as for every run ----------

@@ -1,12 +1,9 @@
-/* tests/nn/test_semisup.c - the pseudo-label term of semi-supervised
+/* tests/trainer/test_semisup.c - the pseudo-label term of semi-supervised
  * training (trainer/semisup.c): which rows get a pseudo-label, their loss,
  * and the gradient against finite differences of an independent
  * computation of that loss; labelled rows are left to the supervised loss.
- *
- * trainer/semisup.c is compiled into this program: it needs nothing from
- * MPI (only nn/ and the session's declarations), and the test programs do
- * not link the trainer's objects. */
-#include "trainer/semisup.c"
+ * Its keys are the supervised objective's (tests/trainer/test_schema.c). */
+#include "trainer/semisup.h"
 
 #include <math.h>   /* exp, log, fabs */
 #include <stdio.h>  /* fprintf */
@@ -138,8 +135,12 @@ static void test_train_loss(void)
     s.loss = nn_loss_find("cross_entropy");
     s.loss_dim = D;
     s.loss_steps = 1;
-    s.cfg.train.pseudo_label_threshold = 0.7;
-    s.cfg.train.pseudo_label_weight = 2;
+    /* the supervised objective's keys, as tr_config_parse leaves them */
+    tr_semisup_cfg keys = {.pseudo_label_threshold = 0.7,
+                           .pseudo_label_weight = 2};
+    s.cfg.n_ext = 1;
+    s.cfg.ext_schema[0] = &tr_supervised_schema;
+    s.cfg.ext[0] = &keys;
     tr_stats a = {0}, p = {0};
     tr_train_loss(&s, z, target, N, 0.25f, all, &a);
     nn_loss_stats ls;
@@ -156,7 +157,7 @@ static void test_train_loss(void)
     CU_ASSERT_EQUAL(a.pseudo_count, p.pseudo_count);
     CU_ASSERT(a.pseudo_count > 0);
     /* off: only the supervised rows count, unlabelled rows get zeros */
-    s.cfg.train.pseudo_label_threshold = 0;
+    keys.pseudo_label_threshold = 0;
     tr_stats off = {0};
     tr_train_loss(&s, z, target, N, 0.25f, all, &off);
     CU_ASSERT_EQUAL(off.pseudo_count, 0);
@@ -167,7 +168,7 @@ static void test_train_loss(void)
     /* sequences are refused when pseudo-labelling */
     s.opt = &(tr_options){.config = "c.yaml"};
     CU_ASSERT_EQUAL(tr_semisup_check(&s), 0);
-    s.cfg.train.pseudo_label_threshold = 0.9;
+    keys.pseudo_label_threshold = 0.9;
     CU_ASSERT_EQUAL(tr_semisup_check(&s), 0);
     s.loss_steps = 4;
     CU_ASSERT_EQUAL(tr_semisup_check(&s), NN_EXIT_USAGE);
@@ -183,5 +184,5 @@ static const cu_suite suites[] = {{"pseudo-labels", tests}, {NULL, NULL}};
 
 int main(void)
 {
-    return cu_main("nn_test_semisup", suites);
+    return cu_main("trainer_test_semisup", suites);
 }
