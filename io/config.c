@@ -36,7 +36,8 @@
 static const char *const loss_names[] = {"mse", "cross_entropy", "bce", NULL};
 /* In nn_opt_kind order: the index is the enum value. */
 static const char *const optim_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const format_names[] = {"idx", "csv", "text", NULL};
+static const char *const format_names[] = {"idx", "csv", "text", "packed",
+                                           NULL};
 static const char *const norm_names[] = {"none", "scale", "standardize", NULL};
 /* In nn_schedule_kind order: the index is the enum value. */
 static const char *const sched_names[] = {"constant", "step", "exponential",
@@ -105,6 +106,10 @@ static const io_key defs[] = {
      "0", NULL},
     {"data.augment.hflip", IO_BOOL, OFF(data.augment_hflip), 0, 0, 0, "false",
      NULL},
+    /* packed datasets (io/packed.h): the prefetch window in bytes, 64 MiB
+     * by default; refused with other formats (check_packed) */
+    {"data.window", IO_SIZE, OFF(data.window), 4096, 1099511627776.0, 0,
+     "67108864", NULL},
     {"training.epochs", IO_SIZE, OFF(train.epochs), 1, MAX_COUNT, IO_REQ, NULL, NULL},
     {"training.batch_size", IO_SIZE, OFF(train.batch_size), 1, MAX_BATCH, IO_REQ, NULL, NULL},
     {"training.seed", IO_U64, OFF(train.seed), 0, INF, 0, "1", NULL},
@@ -705,6 +710,8 @@ static int check_text(parse_ctx *c)
 {
     io_data_cfg *d = &c->cfg->data;
     const io_yaml_pair *p = given(c, "data.seq_len");
+    /* packed windows of text keep their order: stream order applies */
+    if (strcmp(d->format, "packed") == 0 && !p) return check_stream(c);
     if (strcmp(d->format, "text") != 0) {
         const char *key = p ? "data.seq_len" : "data.stream";
         if (!p && !(p = given(c, key))) return 0;
@@ -804,12 +811,37 @@ static int check_sampler(parse_ctx *c)
                          "%s, but data.stream is %s; give one of them",
                          d->sampler, d->stream ? "true" : "false");
     }
-    if (stream && strcmp(d->format, "text") != 0) {
+    if (stream && strcmp(d->format, "text") != 0 &&
+        strcmp(d->format, "packed") != 0) {
         cfg_loc at = pair_loc(c, given(c, "data.sampler"));
         return loc_error(&at, "data.sampler", c->err,
-                         "stream is for data.format text, not %s", d->format);
+                         "stream is for data.format text, not %s",
+                         d->format);
     }
     d->stream = d->stream || stream;
+    return 0;
+}
+
+/* data.format packed: the labels and the CSV columns were chosen when
+ * the data were packed, so those keys are refused; data.window is only
+ * for packed data. */
+static int check_packed(parse_ctx *c)
+{
+    int packed = strcmp(c->cfg->data.format, "packed") == 0;
+    const io_yaml_pair *p = given(c, "data.window");
+    if (!packed && p) {
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, "data.window", c->err,
+                         "not used with data.format %s (only packed)",
+                         c->cfg->data.format);
+    }
+    for (size_t i = 0; packed && csv_only[i]; i++) {
+        if (!(p = given(c, csv_only[i]))) continue;
+        cfg_loc at = pair_loc(c, p);
+        return loc_error(&at, csv_only[i], c->err,
+                         "not used with data.format packed (the columns "
+                         "were chosen by axon pack)");
+    }
     return 0;
 }
 
@@ -832,6 +864,7 @@ static int check_data(parse_ctx *c)
         return loc_error(&at, refused[i], c->err,
                          "not used with data.format %s", d->format);
     }
+    if ((rc = check_packed(c))) return rc;
     if (idx_labels && !d->train_labels) {
         cfg_loc at = parent_loc(c, "data.train_labels");
         return loc_error(&at, "data.train_labels", c->err,

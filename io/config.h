@@ -76,7 +76,7 @@ typedef struct io_schema {
 #define IO_MAX_SCHEMAS 16
 
 typedef struct io_data_cfg {
-    char *format;        /* "idx", "csv" or "text" */
+    char *format;        /* "idx", "csv", "text" or "packed" */
     char *train;         /* idx: images file; csv: the table */
     char *train_labels;  /* idx only */
     char *test;          /* optional */
@@ -111,6 +111,9 @@ typedef struct io_data_cfg {
      * probability 1/2 */
     size_t augment_crop_pad;
     int augment_hflip;
+    /* data.format packed (io/packed.h): bytes of prefetched rows per
+     * rank (the window of upcoming batches, at least two of them) */
+    size_t window;
 } io_data_cfg;
 
 typedef struct io_train_cfg {

@@ -17,10 +17,8 @@
 #include "nn/loss.h" /* NN_LABEL_NONE */
 #include "nn/rng.h"  /* nn_hash64 */
 
-/* Shard `part` of `parts`: rows [total*part/parts, total*(part+1)/parts).
- * The bounds are monotone in part, so the shards tile [0, total). */
-static void shard_rows(size_t total, size_t part, size_t parts, size_t *lo,
-                       size_t *hi)
+void io_dataset_part(size_t total, size_t part, size_t parts, size_t *lo,
+                     size_t *hi)
 {
     NN_CHECK(parts >= 1 && part < parts, "bad shard %zu of %zu", part,
              parts);
@@ -84,7 +82,7 @@ static int load_idx(io_dataset *d, const io_data_cfg *cfg, io_split split,
                             "%s: labels must be one byte per sample",
                             labels);
     d->total = apply_limit(n_img, cfg->limit, split);
-    shard_rows(d->total, part, parts, &d->lo, &d->hi);
+    io_dataset_part(d->total, part, parts, &d->lo, &d->hi);
     rc = io_idx_read(images, d->lo, d->hi, &n_img, &d->x_shape, &d->x, err);
     if (!rc && !input)
         rc = io_idx_read(labels, d->lo, d->hi, &n_lab, &lab_shape, &d->y,
@@ -132,7 +130,7 @@ static int load_csv(io_dataset *d, const io_data_cfg *cfg, io_split split,
     if (!rc && !input) rc = target_start(cfg, path, cols, &t0, err);
     if (rc) goto done;
     d->total = apply_limit(rows, cfg->limit, split);
-    shard_rows(d->total, part, parts, &d->lo, &d->hi);
+    io_dataset_part(d->total, part, parts, &d->lo, &d->hi);
     d->y_width = input ? 0 : cfg->targets;
     d->x_width = cols - d->y_width;
     d->x_shape = nn_shape_1d(d->x_width);
@@ -215,6 +213,8 @@ static const io_format_ops formats[] = {
     {"csv", load_csv, csv_inputs},
     /* io/text.c; predict reads token ids as CSV columns */
     {"text", io_text_load, csv_inputs},
+    /* io/dataset_packed.c: rows read on demand from `axon pack` shards */
+    {"packed", io_packed_load, io_packed_inputs},
 };
 
 const io_format_ops *io_format_find(const char *name)
@@ -233,7 +233,7 @@ int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
     int rc = f ? f->load(d, cfg, split, part, parts, err)
                : nn_error_set(err, NN_EXIT_USAGE,
                               "data.format: unknown format '%s' (idx, csv, "
-                              "text)", cfg->format ? cfg->format : "");
+                              "text, packed)", cfg->format ? cfg->format : "");
     if (rc) {
         io_dataset_free(d);
         return rc;
@@ -249,6 +249,9 @@ void io_dataset_free(io_dataset *d)
     if (d->y != d->x) free(d->y); /* data.target input: y aliases x */
     free(d->x);
     free(d->vocab);
+    io_packed_close(d->pk);
+    free(d->pk_norm);
+    free(d->pk_hide);
     memset(d, 0, sizeof *d);
 }
 
@@ -295,10 +298,22 @@ int io_check_token_ids(const char *name, const float *x, size_t rows,
     return NN_OK;
 }
 
+typedef struct ids_ctx {
+    size_t vocab;
+    nn_error *err;
+} ids_ctx;
+
+static int check_ids_view(const io_dataset *v, void *ctx)
+{
+    const ids_ctx *c = ctx;
+    return io_check_token_ids(v->name, v->x, v->hi - v->lo, v->x_width,
+                              v->lo, c->vocab, c->err);
+}
+
 int io_dataset_check_ids(const io_dataset *d, size_t vocab, nn_error *err)
 {
-    return io_check_token_ids(d->name, d->x, d->hi - d->lo, d->x_width,
-                              d->lo, vocab, err);
+    ids_ctx c = {vocab, err};
+    return io_dataset_scan(d, IO_SCAN_X, check_ids_view, &c, err);
 }
 
 /* Domain separator: the labelled subset and the validation split draw
@@ -340,14 +355,24 @@ void io_labelled_pick(const size_t *train_ids, size_t n_train, size_t keep,
 size_t io_dataset_hide_labels(io_dataset *d, const size_t *train_ids,
                               size_t n_train, const unsigned char *kept)
 {
-    NN_CHECK(d->y != d->x, "hide_labels: the targets are the inputs");
+    NN_CHECK(d->pk ? !d->pk_tf.y_is_x : d->y != d->x,
+             "hide_labels: the targets are the inputs");
+    if (d->pk && !d->pk_hide) { /* packed: marked, applied as rows are read */
+        d->pk_hide = nn_xcalloc(d->hi - d->lo + 1, 1);
+        d->pk_tf.hide = d->pk_hide;
+        io_packed_setup(d->pk, d->lo, &d->pk_tf);
+    }
     size_t hidden = 0;
     for (size_t i = 0; i < n_train; i++) {
         size_t id = train_ids[i];
         if (kept[i] || id < d->lo || id >= d->hi) continue;
+        hidden++;
+        if (d->pk) {
+            d->pk_hide[id - d->lo] = 1;
+            continue;
+        }
         float *y = d->y + (id - d->lo) * d->y_width;
         for (size_t j = 0; j < d->y_width; j++) y[j] = NN_LABEL_NONE;
-        hidden++;
     }
     return hidden;
 }

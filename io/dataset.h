@@ -1,6 +1,7 @@
 /* io/dataset.h - datasets: IDX (MNIST format), numeric CSV and plain text
  * (character windows), gzip or plain, of which each rank loads only its
- * contiguous shard of rows.
+ * contiguous shard of rows; and packed datasets (io/packed.h), whose rows
+ * stay on disk and are read when a batch needs them.
  *
  * Samples become float rows x[i] (shape x_shape) with targets y[i]
  * (y_width floats: a class index for IDX labels, chosen columns for CSV).
@@ -14,6 +15,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint64_t */
 #include "io/config.h"
+#include "io/packed.h"
 #include "nn/layer.h"
 
 typedef struct io_dataset {
@@ -29,6 +31,13 @@ typedef struct io_dataset {
                           normalising x normalises the targets alike */
     char *vocab;       /* text: byte of token id i at vocab[i]; else NULL */
     size_t vocab_len;
+    /* data.format packed: x and y are NULL and the rows are read on
+     * demand (io_dataset_rows) from pk, normalised on the way as pk_tf
+     * says; pk_norm (mean, std) and pk_hide are what pk_tf points to */
+    io_packed *pk;
+    io_packed_tf pk_tf;
+    double *pk_norm;
+    unsigned char *pk_hide;
 } io_dataset;
 
 typedef enum { IO_SPLIT_TRAIN = 0, IO_SPLIT_TEST = 1 } io_split;
@@ -54,6 +63,47 @@ const io_format_ops *io_format_find(const char *name);
 int io_dataset_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
                     size_t part, size_t parts, nn_error *err);
 void io_dataset_free(io_dataset *d);
+
+/* Shard `part` of `parts` of `total` rows: [total*part/parts,
+ * total*(part+1)/parts); monotone in part, so the shards tile [0, total). */
+void io_dataset_part(size_t total, size_t part, size_t parts, size_t *lo,
+                     size_t *hi);
+
+/* ROWS ON DEMAND. Every reader of a dataset's rows goes through these, so
+ * that a packed dataset (d->pk) behaves as one held in memory: the same
+ * rows give the same floats. */
+
+/* Local rows rows[0, n) (indices into [0, hi - lo)) into x[n, x_width]
+ * and y[n, y_width]; either may be NULL (not read). Synchronous. 0, or
+ * NN_EXIT_DATA naming the file (packed data only). */
+int io_dataset_rows(const io_dataset *d, const size_t *rows, size_t n,
+                    float *x, float *y, nn_error *err);
+/* Packed data: queue the rows of an upcoming batch for the prefetch
+ * thread; 1 when the window is full (nothing queued) or d is in memory. */
+int io_dataset_prefetch(const io_dataset *d, const size_t *rows, size_t n);
+/* The next batch, as io_dataset_rows: from the prefetch window when these
+ * rows are the oldest queued (else the queue is dropped). */
+int io_dataset_next(const io_dataset *d, const size_t *rows, size_t n,
+                    float *x, float *y, nn_error *err);
+/* Drop the queued batches (a new epoch's order). */
+void io_dataset_cancel(const io_dataset *d);
+
+enum { IO_SCAN_X = 1, IO_SCAN_Y = 2 };
+/* Call fn(view, ctx) over all local rows of d: for data in memory once
+ * with d itself; for packed data with in-memory views of consecutive
+ * chunks of rows (view->lo, view->hi their global bounds, view->name
+ * d's), reading x and/or y as `what` says (the other is NULL). Stops at
+ * the first non-zero return and returns it (or a read error, in err). */
+int io_dataset_scan(const io_dataset *d, unsigned what,
+                    int (*fn)(const io_dataset *view, void *ctx), void *ctx,
+                    nn_error *err);
+
+/* data.format packed (io/dataset_packed.c): the loader and predict's
+ * reader of a packed directory of inputs. */
+int io_packed_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
+                   size_t part, size_t parts, nn_error *err);
+int io_packed_inputs(const char *path, const io_data_cfg *cfg, nn_shape in,
+                     float **x, size_t *rows, nn_error *err);
 
 /* A dataset that meets a model must have its samples' shape: d's samples
  * must be x_shape with y_width targets each (the training file's, or the
@@ -114,14 +164,17 @@ int io_text_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
 
 /* Normalisation. Feature moments over local rows rows[0, n) of this
  * shard (all rows when rows is NULL): sum and sum of squares per column of
- * x, in double, to be summed across ranks by the caller. */
-void io_dataset_moments(const io_dataset *d, const size_t *rows, size_t n,
-                        double *sum, double *sumsq);
+ * x, in double, to be summed across ranks by the caller. Packed data are
+ * read in one streaming pass, in the same order (the same sums). 0, or a
+ * read error (packed data). */
+int io_dataset_moments(const io_dataset *d, const size_t *rows, size_t n,
+                       double *sum, double *sumsq, nn_error *err);
 /* x[rows, w] = (x - mean) / std per column (std < 1e-12 treated as 1):
  * the one standardisation, for loaded data and for predict's inputs. */
 void io_standardize(float *x, size_t rows, size_t w, const double *mean,
                     const double *std);
-/* io_standardize over every row of d. */
+/* io_standardize over every row of d (packed data: as rows are read;
+ * mean and std are copied). */
 void io_dataset_standardize(io_dataset *d, const double *mean,
                             const double *std);
 void io_dataset_scale(io_dataset *d, float scale);

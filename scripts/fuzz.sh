@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzz every parser of hostile files with libFuzzer (clang, ASan + UBSan):
 # the YAML config loader, the IDX and CSV readers (plain and gzip), the
-# checkpoint reader, and a training and a test file meeting one model
-# (dataset loading and the shape check). Harnesses: tests/fuzz/fuzz_*.c.
+# checkpoint reader, a training and a test file meeting one model
+# (dataset loading and the shape check), and the packed-dataset index and
+# shard readers. Harnesses: tests/fuzz/fuzz_*.c.
 #
 #   bash scripts/fuzz.sh [SECONDS]     default 60 s per harness
 #
@@ -15,14 +16,14 @@
 # under tests/fuzz/regressions/NAME/ (commit it with the fix). Input layouts
 # of the harnesses: tests/fuzz/README.md.
 #   FUZZ_JOBS=N       harnesses run at once (default 2)
-#   FUZZ_ONLY="a b"   only these harnesses (config idx csv ckpt dataset)
+#   FUZZ_ONLY="a b"   only these harnesses (config idx csv ckpt dataset packed)
 #   FUZZ_SEED=N       fixed libFuzzer seed (default: a random one per run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SECS="${1:-60}"
 JOBS="${FUZZ_JOBS:-2}"
-NAMES=(${FUZZ_ONLY:-config idx csv ckpt dataset})
+NAMES=(${FUZZ_ONLY:-config idx csv ckpt dataset packed})
 B=build/fuzz
 LIMITS=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=5)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"

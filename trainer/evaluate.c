@@ -25,12 +25,12 @@ int tr_evaluate(tr_session *s, nn_model *m, const io_dataset *d,
     float *kept = width ? nn_xalloc_floats(keep * width) : NULL;
     if (kept) nn_recurrent_model_get_state(m, keep, kept);
     out[0] = out[1] = out[2] = 0;
+    int rd = 0;
     for (size_t at = 0; at < n; at += chunk) {
         size_t k = n - at < chunk ? n - at : chunk;
-        for (size_t i = 0; i < k; i++) {
-            memcpy(bx + i * xw, d->x + rows[at + i] * xw, xw * sizeof(float));
-            memcpy(by + i * yw, d->y + rows[at + i] * yw, yw * sizeof(float));
-        }
+        /* packed data: a read error scores no more rows, then every rank
+         * stops (agreed below) */
+        if ((rd = io_dataset_rows(d, rows + at, k, bx, by, &s->err))) break;
         /* Held-out windows are scored independently, each from a zero
          * state: stateful layers would otherwise carry state between
          * unrelated chunks (and out of training's streams). */
@@ -45,6 +45,7 @@ int tr_evaluate(tr_session *s, nn_model *m, const io_dataset *d,
     nn_recurrent_model_reset_state(m);
     if (kept) nn_recurrent_model_set_state(m, keep, kept);
     free(kept), free(bx), free(by);
+    if ((rd = tr_agree(s, rd))) return rd;
     return comm_allreduce_sum_d(s->comm, out, 3) ? NN_EXIT_OTHER : 0;
 }
 

@@ -42,11 +42,12 @@ void tr_batch_reserve(tr_run *r, size_t rows)
     if (rows < 1) rows = 1;
     if (rows <= b->cap) return;
     size_t xw = r->s->train.x_width, yw = r->s->train.y_width;
-    free(b->x), free(b->y), free(b->local), free(b->ids);
+    free(b->x), free(b->y), free(b->local), free(b->ids), free(b->plan);
     b->x = nn_xalloc_floats(nn_mul_size(rows, xw ? xw : 1));
     b->y = nn_xalloc_floats(nn_mul_size(rows, yw ? yw : 1));
     b->local = nn_xcalloc(rows, sizeof *b->local);
     b->ids = nn_xcalloc(rows, sizeof *b->ids);
+    b->plan = nn_xcalloc(rows, sizeof *b->plan);
     b->cap = rows;
 }
 
@@ -56,15 +57,33 @@ size_t tr_pass_rows(const tr_run *r, size_t n)
     return n ? n / acc + (n % acc != 0) : 1;
 }
 
-void tr_gather(tr_run *r, size_t step)
+/* Data read on demand (packed): queue the rows of this epoch's steps from
+ * `step` on, as far as the prefetch window has room. The sampler is a
+ * pure function of (epoch, step), so the rows asked for ahead are the
+ * rows the steps will use. */
+static void prefetch(tr_run *r, size_t step)
 {
     tr_batch *b = &r->batch;
     const io_dataset *d = &r->s->train;
-    size_t xw = d->x_width, yw = d->y_width;
+    if (!d->pk) return;
+    size_t steps = r->sampler.ops->steps(r);
+    if (b->ahead < step) b->ahead = step;
+    for (; b->ahead < steps; b->ahead++) {
+        size_t n = r->sampler.ops->batch(r, b->ahead, b->plan, NULL, NULL);
+        if (io_dataset_prefetch(d, b->plan, n)) break; /* window full */
+    }
+}
+
+int tr_gather(tr_run *r, size_t step)
+{
+    tr_batch *b = &r->batch;
+    const io_dataset *d = &r->s->train;
+    prefetch(r, step);
     b->n = r->sampler.ops->batch(r, step, b->local, b->ids, &b->global);
-    for (size_t k = 0; k < b->n; k++) {
-        memcpy(b->x + k * xw, d->x + b->local[k] * xw, xw * sizeof(float));
-        memcpy(b->y + k * yw, d->y + b->local[k] * yw, yw * sizeof(float));
+    int st = io_dataset_next(d, b->local, b->n, b->x, b->y, &r->s->err);
+    if (st) { /* a read error: this rank's step runs on no rows, then stops */
+        b->n = 0;
+        return st;
     }
     /* data.augment: keyed by (seed, epoch, row id), so every rank count
      * sees the same batches (checked against the shape at load time) */
@@ -72,6 +91,7 @@ void tr_gather(tr_run *r, size_t step)
     if (nn_augment_active(&a))
         nn_augment_rows(&a, b->x, b->n, d->x_shape, b->ids,
                         r->s->cfg.train.seed, r->epoch);
+    return 0;
 }
 
 /* Room for the current epoch's largest step (batch and objective). */
@@ -154,6 +174,8 @@ static void begin_epoch(tr_run *r)
         nn_recurrent_model_reset_state(gr->model);
     }
     r->sampler.ops->epoch(r, r->epoch);
+    io_dataset_cancel(&r->s->train); /* a new order: nothing queued holds */
+    r->batch.ahead = 0;
     reserve_epoch(r);
     if (r->sampler.ops->begin_epoch) r->sampler.ops->begin_epoch(r);
 }
@@ -176,10 +198,13 @@ static int run_steps(tr_run *r, size_t steps, double *ep, double *sps,
     *done = 0;
     for (size_t k = first; k < steps; k++) {
         comm_set_step(r->s->comm, r->global_step + 1); /* for timeouts */
-        tr_gather(r, k);
+        /* a rank that could not read its rows still takes part in the
+         * step's collectives (with none), then every rank stops */
+        int gst = tr_gather(r, k);
         memset(r->step_sums, 0, sizeof r->step_sums);
         st = r->obj_ops->step(r, r->obj);
         if (st == NN_EXIT_DIVERGED) return st; /* decided collectively */
+        if (!st) st = gst;
         if ((st = tr_agree(r->s, st))) return st;
         r->global_step++;
         r->step_in_epoch = k + 1;
@@ -363,6 +388,7 @@ void tr_run_free(tr_run *r)
     }
     free(r->best);
     free(r->batch.x), free(r->batch.y), free(r->batch.local), free(r->batch.ids);
+    free(r->batch.plan);
     free(r->sampler.carried);
     free(r->resumed_from);
     if (r->metrics_file) fclose(r->metrics_file);

@@ -29,13 +29,20 @@ int tr_cmd_lstsq(tr_session *s)
     const io_dataset *d = &s->train;
     size_t dim = d->x_width, k = d->y_width, m = dim + 1;
     double *A = nn_xcalloc(m * m + m * k, sizeof *A), *c = A + m * m;
-    for (size_t i = 0; i < s->shard.n_train; i++) {
+    float *x = nn_xalloc_floats(dim + k + 1), *y = x + dim;
+    for (size_t i = 0; i < s->shard.n_train && !st; i++) {
         size_t id = s->shard.train[i];
         if (id < d->lo || id >= d->hi) continue;
-        size_t r = id - d->lo;
-        nn_lstsq_accumulate(d->x + r * dim, d->y + r * k, 1, dim, k, A, c);
+        size_t r = id - d->lo; /* one row at a time, in memory or packed */
+        st = io_dataset_rows(d, &r, 1, x, y, &s->err);
+        if (!st) nn_lstsq_accumulate(x, y, 1, dim, k, A, c);
     }
+    free(x);
     double *b = nn_xcalloc(m * k, sizeof *b);
+    if ((st = tr_agree(s, st))) {
+        free(A), free(b);
+        return st;
+    }
     if (comm_allreduce_sum_d(s->comm, A, m * m + m * k))
         st = NN_EXIT_OTHER;
     if (!st) st = tr_agree(s, nn_lstsq_solve(A, c, m, k, b, &s->err));

@@ -36,6 +36,12 @@ static const char *usage =
     "         [--temperature T] [--seed S] [--out FILE]\n"
     "                   text from a character model, or (--out x.png) a grid\n"
     "                   of images from a GAN generator\n"
+    "  pack CONFIG|FILES --out DIR [--shard-size BYTES]\n"
+    "                   a config's data files (DIR/train, DIR/test, DIR/val),\n"
+    "                   or IDX images [labels] or a CSV file, into packed\n"
+    "                   shards for data.format packed (docs/DATA.md)\n"
+    "  pack --verify DIR\n"
+    "                   re-read every shard and check its CRC\n"
     "\n"
     "options:\n"
     "  --set KEY=VALUE  override a config value, e.g. --set training.epochs=3\n"
@@ -54,7 +60,7 @@ static const char *usage =
 
 /* What each command needs on its command line. */
 enum { NEEDS_CONFIG = 1, NEEDS_CHECKPOINT = 2, NEEDS_INPUT = 4,
-       WRITES_CHECKPOINTS = 8 };
+       WRITES_CHECKPOINTS = 8, TAKES_FILES = 16 };
 
 typedef struct tr_command {
     const char *name;
@@ -68,6 +74,7 @@ static const tr_command commands[] = {
     {"lstsq", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_lstsq},
     {"predict", NEEDS_CHECKPOINT | NEEDS_INPUT, tr_cmd_predict},
     {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
+    {"pack", TAKES_FILES, tr_cmd_pack},
 };
 
 static const tr_command *find_command(const char *name)
@@ -89,6 +96,7 @@ static void fatal_hook(const char *file, int line, const char *msg)
  * --length floats and bytes). */
 #define MAX_SAMPLE_LENGTH ((size_t)100000000) /* 10^8 characters */
 #define MAX_SETS 256
+#define MAX_SHARD_SIZE ((uint64_t)1 << 32) /* a shard is built in memory */
 
 /* A number option's value, entirely numeric and finite. */
 static int number(const char *opt, const char *v, double *out, int rank)
@@ -125,7 +133,7 @@ static int count(const char *opt, const char *v, uint64_t max, uint64_t *out,
 static int parse_args(int argc, char **argv, tr_options *o, int rank)
 {
     static char *sets[MAX_SETS];
-    const char *pos[2] = {NULL, NULL};
+    const char *pos[4] = {NULL, NULL, NULL, NULL};
     size_t n_pos = 0;
     o->sets = sets;
     o->length = 200;
@@ -160,12 +168,21 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
         } else if (!strcmp(a, "--seed") && v) {
             bad = count(a, argv[++i], UINT64_MAX, &u, rank);
             o->sample_seed = u;
-        } else if (!strcmp(a, "--quiet")) o->quiet = 1;
+        } else if (!strcmp(a, "--shard-size") && v) {
+            bad = count(a, argv[++i], MAX_SHARD_SIZE, &u, rank);
+            o->shard_size = u;
+            if (!bad && u == 0) {
+                if (rank == 0)
+                    fprintf(stderr, "axon: --shard-size must be at least 1\n");
+                bad = 2;
+            }
+        } else if (!strcmp(a, "--verify") && v) o->verify = argv[++i];
+        else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (a[0] == '-') {
             if (rank == 0)
                 fprintf(stderr, "axon: unknown or incomplete option '%s'\n\n%s", a, usage);
             return 2;
-        } else if (n_pos < 2) pos[n_pos++] = a;
+        } else if (n_pos < 4) pos[n_pos++] = a;
         else {
             if (rank == 0) fprintf(stderr, "axon: unexpected argument '%s'\n", a);
             return 2;
@@ -176,11 +193,22 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
     const tr_command *c = find_command(o->command);
     if (c && (c->needs & NEEDS_CONFIG)) o->config = pos[1];
     if (c && (c->needs & NEEDS_INPUT)) o->input = pos[1];
+    for (size_t k = 1; c && (c->needs & TAKES_FILES) && k < n_pos; k++)
+        o->args[o->n_args++] = pos[k];
+    int pack = c && (c->needs & TAKES_FILES);
     const char *why = !o->command ? "missing COMMAND"
                       : !c ? "unknown COMMAND"
+                      : pack && !o->verify && !o->n_args ? "missing CONFIG or FILES"
+                      : pack && !o->verify && !o->out ? "pack needs --out DIR"
+                      : pack && o->verify && o->n_args
+                          ? "pack --verify DIR takes no other files"
+                      : !pack && (n_pos > 2 || o->verify || o->shard_size)
+                          ? "unexpected argument (--verify and --shard-size "
+                            "are for pack)"
                       : ((c->needs & NEEDS_CONFIG) && !o->config) ? "missing CONFIG"
                       : ((c->needs & NEEDS_INPUT) && !o->input) ? "missing INPUT"
-                      : (!(c->needs & (NEEDS_CONFIG | NEEDS_INPUT)) && pos[1])
+                      : (!(c->needs & (NEEDS_CONFIG | NEEDS_INPUT |
+                                       TAKES_FILES)) && pos[1])
                           ? "unexpected argument"
                       : ((c->needs & NEEDS_CHECKPOINT) && !o->checkpoint)
                           ? "this command needs --checkpoint PATH"
@@ -256,6 +284,7 @@ static int run(tr_session *s, int *lock_fd)
     /* predict and sample run on rank 0 alone while the others wait for
      * its result: no collective timeout there */
     if (!(c->needs & NEEDS_CONFIG)) comm_set_timeout(s->comm, 0);
+    if (c->needs & TAKES_FILES) return c->run(s); /* its own set-up */
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
         comm_set_timeout(s->comm, s->cfg.train.collective_timeout);
@@ -269,6 +298,28 @@ static int run(tr_session *s, int *lock_fd)
         if (strcmp(c->name, "train") && (st = tr_build_model(s))) return st;
     }
     return c->run(s);
+}
+
+/* AXON_REPORT_IO=1: every rank prints, at its end, the bytes it read
+ * (rchar of /proc/self/io: every read and pread, from disk or the page
+ * cache) and its peak resident memory (VmHWM), for the measurements of
+ * docs/DATA.md. */
+static void report_io(int rank)
+{
+    const char *env = getenv("AXON_REPORT_IO");
+    if (!env || !*env || !strcmp(env, "0")) return;
+    unsigned long long rchar = 0, hwm = 0;
+    char line[256];
+    FILE *f = fopen("/proc/self/io", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "rchar: %llu", &rchar) == 1) break;
+    if (f) fclose(f);
+    f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu", &hwm) == 1) break;
+    if (f) fclose(f);
+    fprintf(stderr, "axon: [rank %d] read %llu bytes, peak RSS %llu kB\n",
+            rank, rchar, hwm);
 }
 
 int main(int argc, char **argv)
@@ -300,20 +351,24 @@ int main(int argc, char **argv)
         return st;
     }
     /* output on standard output must be the only thing there */
-    if (!o.config && !o.out) o.quiet = 1;
+    if (!o.config && !o.out && !o.verify) o.quiet = 1;
     int threads = set_threads(c);
     int flushing = set_fpu(c);
     tr_session s = {.comm = c, .rank = comm_rank(c), .size = comm_size(c),
                     .opt = &o};
     tr_say(&s, "axon %s: %s %s on %d rank%s, %d node%s (%d per node), %d "
                "BLAS thread%s per rank, subnormals %s\n",
-           AXON_VERSION, o.command, o.config ? o.config : o.checkpoint, s.size, s.size == 1 ? "" : "s",
+           AXON_VERSION, o.command,
+           o.config ? o.config : o.checkpoint ? o.checkpoint
+           : o.verify ? o.verify : o.n_args ? o.args[0] : "",
+           s.size, s.size == 1 ? "" : "s",
            comm_nodes(c), comm_nodes(c) == 1 ? "" : "s",
            comm_local_size(c), threads, threads == 1 ? "" : "s",
            flushing ? "flushed to zero" : "kept");
     int lock_fd = -1;
     st = run(&s, &lock_fd);
     tr_session_free(&s);
+    report_io(comm_rank(c));
     io_dir_unlock(lock_fd);
     comm_finalize(c);
     return st;

@@ -61,6 +61,8 @@ typedef struct tr_batch {
     size_t *local;     /* local row indices into the training shard */
     uint64_t *ids;     /* global row ids (seed dropout, noise, ...) */
     size_t cap;        /* rows the buffers hold */
+    size_t *plan;      /* packed data: rows of a step queued ahead */
+    size_t ahead;      /* packed data: the next step of the epoch to queue */
 } tr_batch;
 
 /* A figure people see, from the named sums of a step, window or epoch:
@@ -207,8 +209,10 @@ void tr_batch_reserve(tr_run *r, size_t rows);
 /* Rows per forward/backward pass for n local rows: n split into
  * training.accumulate passes (at least 1). */
 size_t tr_pass_rows(const tr_run *r, size_t n);
-/* Gather step `step`'s rows of the current epoch into r->batch. */
-void tr_gather(tr_run *r, size_t step);
+/* Gather step `step`'s rows of the current epoch into r->batch (packed
+ * data: from the prefetch window, after queueing the steps ahead). 0, or
+ * NN_EXIT_DATA with r->s->err set and r->batch.n = 0 (a read failed). */
+int tr_gather(tr_run *r, size_t step);
 /* Set up a run of objective `ops` (NULL: the config's) with its groups
  * built, without training (tr_train, lstsq's checkpoint, bench_step).
  * Collective. */

@@ -75,12 +75,13 @@ static int standardize(tr_session *s)
         size_t id = s->shard.train[i];
         if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
     }
-    io_dataset_moments(&s->train, rows, n, m, q);
+    /* packed data: one streaming pass over this rank's training rows */
+    int st = tr_agree(s, io_dataset_moments(&s->train, rows, n, m, q, &s->err));
     free(rows);
     *cnt = (double)n;
-    if (comm_allreduce_sum_d(s->comm, m, 2 * w + 1)) {
+    if (st || comm_allreduce_sum_d(s->comm, m, 2 * w + 1)) {
         free(m);
-        return NN_EXIT_OTHER;
+        return st ? st : NN_EXIT_OTHER;
     }
     double k = *cnt > 0 ? *cnt : 1;
     for (size_t j = 0; j < w; j++) {
@@ -216,9 +217,11 @@ void tr_loss_layout(tr_session *s)
     }
 }
 
-/* bce compares probabilities: every target must lie in [0, 1]. */
-static int check_unit_targets(tr_session *s, const io_dataset *d)
+/* bce compares probabilities: every target must lie in [0, 1]. (d: a
+ * view of the rows in memory, io_dataset_scan.) */
+static int check_unit_targets(const io_dataset *d, void *ctx)
 {
+    tr_session *s = ctx;
     for (size_t i = 0; i < (d->hi - d->lo) * d->y_width; i++)
         if (!(d->y[i] >= 0 && d->y[i] <= 1))
             return nn_error_set(&s->err, NN_EXIT_DATA,
@@ -230,22 +233,11 @@ static int check_unit_targets(tr_session *s, const io_dataset *d)
     return 0;
 }
 
-/* Classification targets must be valid class indices of the model's
- * output (or NN_LABEL_NONE for unlabelled rows and padded steps); bce
- * targets must be probabilities. Checked once at start-up rather than
- * trusted in the loss. */
-static int check_labels(tr_session *s, const io_dataset *d)
+/* Every label a class index of the model's outputs (d: a view in
+ * memory, io_dataset_scan). */
+static int check_classes(const io_dataset *d, void *ctx)
 {
-    size_t want = s->loss->classifier ? s->loss_steps
-                                      : s->loss->target_width(s->loss_dim);
-    if (d->y_width != want)
-        return nn_error_set(&s->err, NN_EXIT_USAGE,
-                            "%s: %zu target value(s) per sample, but loss "
-                            "'%s' on the model's output %s needs %zu",
-                            d->name, d->y_width, s->loss->name,
-                            s->loss->classifier ? "steps" : "width", want);
-    if (!s->loss->classifier)
-        return strcmp(s->loss->name, "bce") ? 0 : check_unit_targets(s, d);
+    tr_session *s = ctx;
     size_t classes = s->loss_dim;
     for (size_t i = 0; i < (d->hi - d->lo) * d->y_width; i++) {
         float y = d->y[i];
@@ -258,6 +250,26 @@ static int check_labels(tr_session *s, const io_dataset *d)
                                 classes);
     }
     return 0;
+}
+
+/* Classification targets must be valid class indices of the model's
+ * output (or NN_LABEL_NONE for unlabelled rows and padded steps); bce
+ * targets must be probabilities. Checked once at start-up rather than
+ * trusted in the loss (packed data: one pass over the targets alone). */
+static int check_labels(tr_session *s, const io_dataset *d)
+{
+    size_t want = s->loss->classifier ? s->loss_steps
+                                      : s->loss->target_width(s->loss_dim);
+    if (d->y_width != want)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: %zu target value(s) per sample, but loss "
+                            "'%s' on the model's output %s needs %zu",
+                            d->name, d->y_width, s->loss->name,
+                            s->loss->classifier ? "steps" : "width", want);
+    if (s->loss->classifier)
+        return io_dataset_scan(d, IO_SCAN_Y, check_classes, s, &s->err);
+    if (strcmp(s->loss->name, "bce")) return 0;
+    return io_dataset_scan(d, IO_SCAN_Y, check_unit_targets, s, &s->err);
 }
 
 /* Text data feeds token ids to a first `embedding` layer, which must have

@@ -37,6 +37,10 @@ typedef struct tr_options {
     size_t length;         /* sample: characters to generate (200) */
     double temperature;    /* sample: softmax temperature (1.0) */
     uint64_t sample_seed;  /* sample: generator seed (1) */
+    const char *args[3];   /* pack: CONFIG or FILES */
+    size_t n_args;
+    const char *verify;    /* pack --verify DIR */
+    uint64_t shard_size;   /* pack --shard-size BYTES (0: 64 MiB) */
     int quiet;
 } tr_options;
 
@@ -145,5 +149,8 @@ int tr_cmd_lstsq(tr_session *s);
  * tr_sample_text). */
 int tr_cmd_predict(tr_session *s);
 int tr_cmd_sample(tr_session *s);
+/* pack (trainer/pack.c): data files into packed datasets (io/packed.h),
+ * or --verify a packed dataset's CRCs; on rank 0. */
+int tr_cmd_pack(tr_session *s);
 
 #endif

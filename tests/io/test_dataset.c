@@ -731,7 +731,7 @@ static void test_normalize(void)
     CU_ASSERT_EQUAL_FATAL(io_dataset_load(&d, &cfg, IO_SPLIT_TRAIN, 0, 1,
                                           &err), 0);
     double sum[3], sq[3], mean[3], sd[3];
-    io_dataset_moments(&d, NULL, 0, sum, sq);
+    io_dataset_moments(&d, NULL, 0, sum, sq, &err);
     const double ws[3] = {12, 15, 0}, wq[3] = {74, 75, 56};
     for (int j = 0; j < 3; j++) {
         CU_ASSERT_DOUBLE_EQUAL(sum[j], ws[j], 1e-12);
@@ -740,7 +740,7 @@ static void test_normalize(void)
         sd[j] = sqrt(fmax(sq[j] / 3 - mean[j] * mean[j], 0));
     }
     io_dataset_standardize(&d, mean, sd);
-    io_dataset_moments(&d, NULL, 0, sum, sq);
+    io_dataset_moments(&d, NULL, 0, sum, sq, &err);
     /* Columns 0 and 2: mean 0, variance 1. Column 1 is constant (std 0):
      * only centred. */
     for (int j = 0; j < 3; j++) CU_ASSERT_DOUBLE_EQUAL(sum[j], 0, 1e-5);
