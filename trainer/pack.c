@@ -16,6 +16,7 @@
 #include "io/dataset.h"
 #include "io/packed.h"
 #include "nn/check.h"
+#include "trainer/objective.h"
 #include "trainer/session.h"
 
 #define PACK_PART_BYTES ((size_t)256 << 20)
@@ -123,7 +124,7 @@ static int pack_config(tr_session *s, const char *path, size_t shard_bytes)
     io_config cfg;
     int st = io_read_file(path, &text, &len, &s->err);
     if (!st)
-        st = io_config_parse(&cfg, path, text, len, s->opt->sets,
+        st = tr_config_parse(&cfg, path, text, len, s->opt->sets,
                              s->opt->n_sets, &s->err);
     free(text);
     if (st) return st;
