@@ -1,7 +1,7 @@
 /* tests/fuzz/make_corpus.c - writes the binary seed corpora of the fuzz
  * harnesses (run by tests/fuzz/make_corpus.sh; the outputs are committed).
  *
- *   make_corpus OUTDIR    writes OUTDIR/{idx,csv,ckpt,config}/NAME
+ *   make_corpus OUTDIR    writes OUTDIR/{idx,csv,ckpt,config,packed}/NAME
  *
  * Every seed starts with the harness's option bytes (see fuzz_idx.c,
  * fuzz_csv.c, fuzz_ckpt.c), then the file content. Seeds are small valid
@@ -18,6 +18,7 @@
 #include <zlib.h>   /* compress2, crc32: the version-1 and -2 seeds */
 
 #include "io/ckpt.h"
+#include "io/packed.h"
 
 static const char *outdir;
 
@@ -348,6 +349,72 @@ static void config_seeds(void)
     }
 }
 
+/* The bytes of file `path` (*n of them); exits when unreadable. */
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); exit(1); }
+    uint8_t *b = malloc(1 << 20);
+    *n = fread(b, 1, 1 << 20, f);
+    fclose(f);
+    return b;
+}
+
+/* A packed dataset of `rows` rows written by io_pack_*, in two shards of
+ * equal size when `two` (so the split byte 128 cuts between them), as a
+ * fuzz_packed seed: options, index length, split byte, index, shards. */
+static void packed_seed(const char *name, io_pk_type t, size_t rows, int two,
+                        const char *vocab)
+{
+    char dir[64], path[128];
+    snprintf(dir, sizeof dir, "/tmp/axon-corpus-%ld", (long)getpid());
+    io_packed_meta m = {.x_type = t, .y_type = t, .x_shape = nn_shape_1d(3),
+                        .x_width = 3, .y_width = 1, .total = rows};
+    if (vocab) m.vocab_len = strlen(vocab), memcpy(m.vocab, vocab, m.vocab_len);
+    float x[3 * 8], y[8];
+    for (size_t i = 0; i < 3 * 8; i++) x[i] = (float)(i % 3);
+    for (size_t i = 0; i < 8; i++) y[i] = (float)(i % 2);
+    io_pack_writer *w;
+    nn_error err;
+    size_t row = 4 * io_pk_size(t), per = two ? rows / 2 : rows + 1;
+    if (io_pack_begin(&w, dir, &m, per * row, &err) ||
+        io_pack_add(w, x, y, rows, name, 0, &err) || io_pack_finish(w, &err)) {
+        fprintf(stderr, "make_corpus: %s\n", err.msg);
+        exit(1);
+    }
+    size_t ni, n0, n1 = 0;
+    snprintf(path, sizeof path, "%s/index", dir);
+    uint8_t *ix = slurp(path, &ni);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/shard-000000.bin", dir);
+    uint8_t *s0 = slurp(path, &n0), *s1 = NULL;
+    unlink(path);
+    if (two) {
+        snprintf(path, sizeof path, "%s/shard-000001.bin", dir);
+        s1 = slurp(path, &n1);
+        unlink(path);
+    }
+    rmdir(dir);
+    uint8_t *b = malloc(2 + ni + n0 + n1);
+    b[0] = (uint8_t)(ni >> 8), b[1] = 128;
+    memcpy(b + 2, ix, ni);
+    memcpy(b + 2 + ni, s0, n0);
+    if (n1) memcpy(b + 2 + ni + n0, s1, n1);
+    /* options byte and the index length's low byte go first */
+    seed("packed", name, (uint8_t)(two ? 2 : 0), (uint8_t)ni, 1, b,
+         2 + ni + n0 + n1);
+    free(ix), free(s0), free(s1), free(b);
+}
+
+static void packed_seeds(void)
+{
+    packed_seed("u8-one-shard", IO_PK_U8, 5, 0, NULL);
+    packed_seed("u8-two-shards", IO_PK_U8, 8, 1, NULL);
+    packed_seed("f32", IO_PK_F32, 4, 0, NULL);
+    packed_seed("tokens-vocab", IO_PK_TOKEN, 6, 1, "abc");
+    packed_seed("empty", IO_PK_U8, 0, 0, NULL);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -360,5 +427,6 @@ int main(int argc, char **argv)
     ckpt_seeds();
     config_seeds();
     dataset_seeds();
+    packed_seeds();
     return 0;
 }

@@ -9,9 +9,9 @@ B=build/fuzz-corpus
 make -s BUILD=$B $B/lib/libaxon_io.a $B/lib/libaxon_nn.a
 gcc -std=c11 -O1 -g -Wall -Wextra -Werror -I. -D_POSIX_C_SOURCE=200809L \
     tests/fuzz/make_corpus.c $B/lib/libaxon_io.a $B/lib/libaxon_nn.a \
-    -lz -lm -o $B/make_corpus
+    -lz -lm -lpthread $(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -o $B/make_corpus
 C=tests/fuzz/corpus
-rm -rf $C && mkdir -p $C/config $C/idx $C/csv $C/ckpt $C/dataset
+rm -rf $C && mkdir -p $C/config $C/idx $C/csv $C/ckpt $C/dataset $C/packed
 $B/make_corpus $C
 for f in configs/*.yaml; do cp "$f" "$C/config/$(basename "$f")"; done
 du -sh $C
