@@ -137,6 +137,11 @@ static const io_key defs[] = {
     /* a stalled rank: see comm_set_timeout (comm/comm.h) */
     {"training.collective_timeout", IO_DBL, OFF(train.collective_timeout), 0,
      1e6, 0, "300", NULL},
+    /* deterministic mode: check_deterministic, docs/DETERMINISM.md */
+    {"training.deterministic", IO_BOOL, OFF(train.deterministic), 0, 0, 0,
+     "false", NULL},
+    {"training.micro_shards", IO_SIZE, OFF(train.micro_shards), 1, 4096, 0,
+     "8", NULL},
     /* enabled: no default, derived from the section's presence */
     {"early_stopping.enabled", IO_BOOL, OFF(early_stop.enabled), 0, 0, 0, NULL,
      NULL},
@@ -959,9 +964,40 @@ static int check_schedule(parse_ctx *c)
     return 0;
 }
 
+/* training.deterministic: the micro-shards are a power of two, each with
+ * rows, and take the place of micro-batches. */
+static int check_deterministic(parse_ctx *c)
+{
+    const io_config *cfg = c->cfg;
+    const io_train_cfg *t = &cfg->train;
+    size_t m = t->micro_shards;
+    const io_yaml_pair *det = given(c, "training.deterministic");
+    const char *key = "training.micro_shards", *why = NULL;
+    if (!t->deterministic)
+        why = given(c, key) ? "has no effect without training.deterministic "
+                              "true"
+                            : NULL;
+    else if (m & (m - 1))
+        why = "must be a power of two (the fixed binary tree of the sum)";
+    else if (m > t->batch_size)
+        why = "exceeds training.batch_size (each micro-shard needs rows)";
+    else if (t->accumulate > 1) {
+        key = "training.accumulate";
+        why = "not supported with training.deterministic true (the "
+              "micro-shards already split the batch: set "
+              "training.micro_shards)";
+    }
+    if (!why) return 0;
+    const io_yaml_pair *p = given(c, key);
+    cfg_loc at = pair_loc(c, p ? p : det);
+    return loc_error(&at, key, c->err, "%s", why);
+}
+
 static int check_training(parse_ctx *c)
 {
     const io_train_cfg *t = &c->cfg->train;
+    int rc = check_deterministic(c);
+    if (rc) return rc;
     if (t->accumulate > t->batch_size) {
         cfg_loc at = pair_loc(c, given(c, "training.accumulate"));
         return loc_error(&at, "training.accumulate", c->err,

@@ -145,6 +145,12 @@ typedef struct io_train_cfg {
     /* Seconds a rank may wait in one collective before the job ends with
      * exit 5 (a stalled rank); 0 = never (comm_set_timeout). */
     double collective_timeout;
+    /* Deterministic mode (docs/DETERMINISM.md): the same bits on every
+     * supported rank count. The global batch is cut into micro_shards
+     * (a power of two) parts whose gradients are summed in one fixed
+     * binary tree (trainer/gradsync.h, TR_SYNC_TREE). */
+    int deterministic;             /* default false */
+    size_t micro_shards;           /* power of two, default 8 */
 } io_train_cfg;
 
 /* Early stopping on a validation metric, checked once per epoch. */

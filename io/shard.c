@@ -145,6 +145,14 @@ size_t io_shard_max_rows(const io_shard *s, size_t batch)
     return best;
 }
 
+size_t io_shard_micro(size_t total, size_t m, size_t id)
+{
+    NN_CHECK(m > 0 && id < total && total <= SIZE_MAX / m,
+             "micro-shard of row %zu of %zu (%zu blocks)", id, total, m);
+    /* the largest j with floor(total*j/m) <= id */
+    return ((id + 1) * m - 1) / total;
+}
+
 size_t io_shard_stream_steps(const io_shard *s, size_t batch)
 {
     NN_CHECK(batch > 0, "batch size 0");

@@ -68,6 +68,15 @@ size_t io_shard_batch(const io_shard *s, size_t batch, size_t step,
 /* Largest number of rows this rank can get in any step of this epoch. */
 size_t io_shard_max_rows(const io_shard *s, size_t batch);
 
+/* MICRO-SHARDS (training.deterministic): the file's rows cut into m
+ * contiguous blocks, block j = rows [total*j/m, total*(j+1)/m); a step's
+ * micro-shard j is the rows of its batch from block j. With p ranks, p
+ * dividing m, rank r holds exactly blocks [r*m/p, (r+1)*m/p) (its shard
+ * [lo, hi) has the same bounds), so a micro-shard is never split between
+ * ranks and its rows are the same for every such rank count. Returns the
+ * block of global row `id` (< total) of a file of `total` rows. */
+size_t io_shard_micro(size_t total, size_t m, size_t id);
+
 /* STREAM ORDER (data.stream, truncated BPTT over one long text). The
  * n_train training ids, in file order, are cut into B = `batch` contiguous
  * streams of S = n_train / B ids each (the last n_train % B are dropped):

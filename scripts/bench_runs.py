@@ -20,6 +20,13 @@ a shared machine. Prints a table; writes JSON (--out) for scripts/bench.
 
 --smoke: the MLP only, 2 epochs of 3,000 rows: every part runs, the
 timings mean nothing.
+
+--deterministic: instead, the cost of training.deterministic (docs/
+DETERMINISM.md): for the MLP and LeNet (or --only), 2 ranks with 1 BLAS
+thread each, the default mode and the deterministic mode alternating,
+--launches times; prints each mode's median samples/s and their ratio.
+LeNet's deterministic runs set training.accumulate 1 (the micro-shards
+replace its 4 passes).
 """
 import argparse
 import json
@@ -61,6 +68,8 @@ def parse():
     p.add_argument("--batch", type=int, default=0,
                    help="global batch for every run (default: each config's)")
     p.add_argument("--out", default="")
+    p.add_argument("--deterministic", action="store_true",
+                   help="measure training.deterministic against the default")
     return p.parse_args()
 
 
@@ -85,10 +94,10 @@ def later_epochs(rates):
     return statistics.median(rates[1:] or rates) if rates else None
 
 
-def axon_run(args, name, ranks, threads, work):
+def axon_run(args, name, ranks, threads, work, more=()):
     cfg, sets, limit, _ = CONFIGS[name]
     metrics = os.path.join(work, "%s-%d-%d.jsonl" % (name, ranks, threads))
-    sets = sets + ["training.epochs=%d" % args.epochs, "checkpoint.dir=",
+    sets = sets + list(more) + ["training.epochs=%d" % args.epochs, "checkpoint.dir=",
                    "logging.metrics=" + metrics]
     if limit:
         sets.append("data.limit=%d" % limit)
@@ -207,9 +216,48 @@ def table(S, args):
     return L
 
 
+# name: what the deterministic runs add to the config
+DETERMINISTIC = {"mlp": ["training.deterministic=true"],
+                 "lenet": ["training.deterministic=true", "training.accumulate=1"]}
+
+
+def deterministic(args):
+    """Default vs deterministic mode at 2 ranks, interleaved."""
+    names = [n for n in (args.only.split(",") if args.only else DETERMINISTIC)
+             if n in CONFIGS]
+    work = os.path.join(args.build, "bench-runs")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    rates = {}
+    for launch in range(args.launches):
+        for name in names:
+            for mode in ("default", "deterministic"):
+                note("bench_runs: %s %s, launch %d/%d" % (name, mode, launch + 1, args.launches))
+                more = DETERMINISTIC.get(name, ["training.deterministic=true"]) \
+                    if mode == "deterministic" else []
+                r = axon_run(args, name, 2, 1, work, more)
+                rates.setdefault((name, mode), []).append(r["samples_s"])
+    shutil.rmtree(work, ignore_errors=True)
+    L = ["training.deterministic at 2 ranks x 1 BLAS thread: median samples/s of "
+         "epochs 2-%d over %d launch(es), modes interleaved" % (args.epochs, args.launches)]
+    for name in names:
+        d = statistics.median(rates[(name, "default")])
+        t = statistics.median(rates[(name, "deterministic")])
+        L.append("   %-20s default %8.0f  deterministic %8.0f  ratio %.3f (cost %.1f%%)"
+                 % (CONFIGS[name][3], d, t, t / d, 100 * (1 - t / d)))
+    print("\n".join(L), flush=True)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump({"rates": {"%s/%s" % k: v for k, v in rates.items()}, "table": L},
+                      f, indent=1)
+    return 0
+
+
 def main():
     args = parse()
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    if args.deterministic:
+        return deterministic(args)
     t0 = time.time()
     names, runs = measure(args)
     S = summarise(names, runs)

@@ -9,28 +9,18 @@
 #include "nn/recurrent.h"
 #include "trainer/session.h"
 
-int tr_evaluate(tr_session *s, nn_model *m, const io_dataset *d,
-                const size_t *rows, size_t n, double out[3])
+/* Loss, correct and counted sums of m over local rows rows[0, n) of d
+ * added into out[3], forward in chunks of `chunk` rows (bx, by hold a
+ * chunk). 0, or a read error of packed data (err set; no more rows). */
+static int eval_rows(tr_session *s, nn_model *m, const io_dataset *d,
+                     const size_t *rows, size_t n, size_t chunk, float *bx,
+                     float *by, double out[3])
 {
     nn_pass pass = {.training = 0, .seed = s->cfg.train.seed};
-    size_t chunk = m->rows_cap; /* as many rows per pass as reserved */
-    size_t xw = d->x_width, yw = d->y_width;
-    NN_CHECK(chunk > 0, "evaluate before nn_model_reserve");
-    float *bx = nn_xalloc_floats(nn_mul_size(chunk, xw) + 1);
-    float *by = nn_xalloc_floats(nn_mul_size(chunk, yw) + 1);
-    /* Training's streams keep their carried state across an evaluation
-     * (it is set aside here and put back at the end), so that a
-     * checkpoint taken after one still holds it. */
-    size_t width = nn_recurrent_model_state_width(m), keep = m->rows_cap;
-    float *kept = width ? nn_xalloc_floats(keep * width) : NULL;
-    if (kept) nn_recurrent_model_get_state(m, keep, kept);
-    out[0] = out[1] = out[2] = 0;
-    int rd = 0;
     for (size_t at = 0; at < n; at += chunk) {
         size_t k = n - at < chunk ? n - at : chunk;
-        /* packed data: a read error scores no more rows, then every rank
-         * stops (agreed below) */
-        if ((rd = io_dataset_rows(d, rows + at, k, bx, by, &s->err))) break;
+        int rd = io_dataset_rows(d, rows + at, k, bx, by, &s->err);
+        if (rd) return rd;
         /* Held-out windows are scored independently, each from a zero
          * state: stateful layers would otherwise carry state between
          * unrelated chunks (and out of training's streams). */
@@ -42,10 +32,65 @@ int tr_evaluate(tr_session *s, nn_model *m, const io_dataset *d,
         out[1] += (double)st.correct;
         out[2] += (double)st.counted;
     }
+    return 0;
+}
+
+/* Rows per pass of the deterministic evaluation: the same on every rank
+ * count (every objective reserves at least 64). */
+#define DET_CHUNK 64
+
+/* training.deterministic: the sums of each of this rank's micro-shards of
+ * d's rows (io_shard_micro's blocks of d's file) into mine[count][3], in
+ * chunks of DET_CHUNK; tr_det_sum then adds them in the fixed tree of the
+ * gradients, so the figures do not depend on the rank count either. */
+static int eval_det(tr_session *s, nn_model *m, const io_dataset *d,
+                    const size_t *rows, size_t n, float *bx, float *by,
+                    double *mine)
+{
+    size_t first = 0, count = 0;
+    tr_det_shards(s, &first, &count);
+    size_t *sel = nn_xcalloc(n + 1, sizeof *sel);
+    int rd = 0;
+    for (size_t j = 0; j < count && !rd; j++) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (io_shard_micro(d->total, s->cfg.train.micro_shards,
+                               d->lo + rows[i]) == first + j)
+                sel[k++] = rows[i];
+        rd = eval_rows(s, m, d, sel, k, DET_CHUNK, bx, by, mine + 3 * j);
+    }
+    free(sel);
+    return rd;
+}
+
+int tr_evaluate(tr_session *s, nn_model *m, const io_dataset *d,
+                const size_t *rows, size_t n, double out[3])
+{
+    size_t chunk = m->rows_cap, first, count; /* chunk: rows reserved */
+    /* deterministic where training is (elsewhere, e.g. `axon eval` on
+     * another rank count: the plain sum) */
+    int det = tr_det_shards(s, &first, &count);
+    NN_CHECK(chunk >= (det ? DET_CHUNK : 1), "evaluate before nn_model_reserve");
+    float *bx = nn_xalloc_floats(nn_mul_size(chunk, d->x_width) + 1);
+    float *by = nn_xalloc_floats(nn_mul_size(chunk, d->y_width) + 1);
+    double *mine = det ? nn_xcalloc(3 * count, sizeof *mine) : NULL;
+    /* Training's streams keep their carried state across an evaluation
+     * (it is set aside here and put back at the end), so that a
+     * checkpoint taken after one still holds it. */
+    size_t width = nn_recurrent_model_state_width(m), keep = m->rows_cap;
+    float *kept = width ? nn_xalloc_floats(keep * width) : NULL;
+    if (kept) nn_recurrent_model_get_state(m, keep, kept);
+    out[0] = out[1] = out[2] = 0;
+    /* packed data: a read error scores no more rows, then every rank
+     * stops (agreed below) */
+    int rd = det ? eval_det(s, m, d, rows, n, bx, by, mine)
+                 : eval_rows(s, m, d, rows, n, chunk, bx, by, out);
     nn_recurrent_model_reset_state(m);
     if (kept) nn_recurrent_model_set_state(m, keep, kept);
     free(kept), free(bx), free(by);
-    if ((rd = tr_agree(s, rd))) return rd;
+    if (!(rd = tr_agree(s, rd)) && det) rd = tr_det_sum(s, mine, 3, out);
+    free(mine);
+    if (rd || det) return rd;
     return comm_allreduce_sum_d(s->comm, out, 3) ? NN_EXIT_OTHER : 0;
 }
 

@@ -2,6 +2,7 @@
 #include "trainer/gradsync.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "nn/check.h"
 
@@ -52,11 +53,28 @@ static void plan_buckets(tr_gradsync *g, const nn_model *m)
     }
 }
 
+/* The buffer segments (running statistics), merged where adjacent. */
+static void plan_buffers(tr_tree *t, const nn_model *m)
+{
+    t->bufs = nn_xcalloc(m->n_segs + 1, sizeof *t->bufs);
+    for (size_t i = 0; i < m->n_segs; i++) {
+        const nn_segment *s = &m->segs[i];
+        if (!(s->flags & NN_PARAM_BUFFER) || !s->count) continue;
+        tr_range *last = t->n_bufs ? &t->bufs[t->n_bufs - 1] : NULL;
+        if (last && last->offset + last->count == s->offset)
+            last->count += s->count;
+        else
+            t->bufs[t->n_bufs++] = (tr_range){s->offset, s->count};
+        t->buf_count += s->count;
+    }
+}
+
 void tr_gradsync_plan(tr_gradsync *g, const nn_model *m)
 {
     *g = (tr_gradsync){0};
     plan_ranges(g, m);
     plan_buckets(g, m);
+    plan_buffers(&g->tree, m);
 }
 
 void tr_gradsync_set_mode(tr_gradsync *g, tr_sync_mode mode)
@@ -84,6 +102,12 @@ static void decide(tr_gradsync *g, comm_ctx *c, nn_model *m)
     if (g->decided) return;
     g->decided = 1;
     tr_sync_mode want = g->mode;
+    if (want == TR_SYNC_TREE) {
+        if (comm_is_shared(c, m->grads, m->n_params))
+            nn_model_use_grad_arena(m, NULL); /* private memory */
+        g->active = TR_SYNC_TREE;
+        return;
+    }
     if (comm_size(c) == 1) {
         g->active = TR_SYNC_BLOCKING; /* nothing to sum */
         return;
@@ -105,6 +129,9 @@ void tr_gradsync_free(tr_gradsync *g)
     if (g->armed && g->model) nn_model_set_backward_hook(g->model, NULL, NULL);
     free(g->ranges);
     free(g->buckets);
+    free(g->tree.bufs);
+    free(g->tree.start);
+    free(g->tree.f);
     *g = (tr_gradsync){0};
 }
 
@@ -172,6 +199,7 @@ static int finish(tr_gradsync *g)
 int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m)
 {
     decide(g, c, m);
+    NN_CHECK(g->active != TR_SYNC_TREE, "tree mode sums in tr_gradsync_tree_run");
     if (g->armed) return finish(g);
     if (comm_size(c) == 1) return 0;
     /* blocking, or shared: then comm sums in place in the shared arena */
@@ -180,4 +208,150 @@ int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m)
                                g->ranges[i].count))
             return 1;
     return 0;
+}
+
+/* ---- the fixed tree ---------------------------------------------------- */
+
+/* Copy the runs of arena `a` to consecutive floats of `flat` (out = 1) or
+ * back (out = 0). */
+static void pack(float *flat, float *a, const tr_range *runs, size_t n,
+                 int out)
+{
+    for (size_t i = 0, at = 0; i < n; at += runs[i].count, i++) {
+        float *p = a + runs[i].offset;
+        if (out) memcpy(flat + at, p, runs[i].count * sizeof *p);
+        else memcpy(p, flat + at, runs[i].count * sizeof *p);
+    }
+}
+
+void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
+                            size_t n_sums)
+{
+    tr_tree *t = &g->tree;
+    size_t slots = 1;
+    while ((size_t)1 << (slots - 1) < n_leaves) slots++;
+    NN_CHECK(n_sums <= TR_TREE_SUMS && slots <= TR_TREE_LEVELS &&
+             !(n_leaves & (n_leaves - 1)),
+             "tree: %zu figures, %zu leaves", n_sums, n_leaves);
+    if (!t->start) {
+        t->width = g->count + t->buf_count;
+        t->start = nn_xalloc_floats(t->buf_count + 1);
+    }
+    if (slots > t->slots) { /* a stack of slots partial sums */
+        free(t->f);
+        t->f = nn_xalloc_floats(nn_mul_size(slots, t->width) + 1);
+        t->slots = slots;
+    }
+    t->n_sums = n_sums;
+    t->want = n_leaves;
+    t->depth = t->leaves = 0;
+    pack(t->start, m->params, t->bufs, t->n_bufs, 1);
+    nn_model_zero_grad(m);
+}
+
+/* a[i] += b[i]: one node of the tree from its two children. */
+static void add_floats(float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+void tr_gradsync_leaf(tr_gradsync *g, nn_model *m, double *sums)
+{
+    tr_tree *t = &g->tree;
+    NN_CHECK(t->depth < t->slots, "tree: more leaves than planned");
+    float *leaf = t->f + t->depth * t->width;
+    pack(leaf, m->grads, g->ranges, g->n_ranges, 1);
+    pack(leaf + g->count, m->params, t->bufs, t->n_bufs, 1);
+    memcpy(t->sums[t->depth], sums, t->n_sums * sizeof *sums);
+    memset(sums, 0, t->n_sums * sizeof *sums);
+    t->level[t->depth++] = 0;
+    t->leaves++;
+    /* Binary counter: two partial sums of equal size become their parent,
+     * so after 2^k leaves the stack holds the root of their subtree. */
+    while (t->depth >= 2 && t->level[t->depth - 1] == t->level[t->depth - 2]) {
+        size_t d = t->depth - 2;
+        add_floats(t->f + d * t->width, t->f + (d + 1) * t->width, t->width);
+        for (size_t i = 0; i < t->n_sums; i++) t->sums[d][i] += t->sums[d + 1][i];
+        t->level[d]++;
+        t->depth--;
+    }
+    nn_model_zero_grad(m);
+    pack(t->start, m->params, t->bufs, t->n_bufs, 0);
+}
+
+void tr_gradsync_tree_local(const tr_gradsync *g, double *out)
+{
+    const tr_tree *t = &g->tree;
+    NN_CHECK(t->depth == 1 && t->leaves == t->want,
+             "tree: %zu leaves of %zu", t->leaves, t->want);
+    memcpy(out, t->sums[0], t->n_sums * sizeof *out);
+}
+
+/* Rank 0: the p partials all[p][k] (rank order) summed in place in the
+ * fixed tree (rank 2i + rank 2i+1, then pairs of those, ...) into all[0]. */
+static void fold_ranks(float *all, size_t k, size_t p)
+{
+    for (size_t s = 1; s < p; s *= 2)
+        for (size_t i = 0; i + s < p; i += 2 * s)
+            add_floats(all + i * k, all + (i + s) * k, k);
+}
+
+void tr_tree_fold_d(double *all, size_t k, size_t p)
+{
+    for (size_t s = 1; s < p; s *= 2)
+        for (size_t i = 0; i + s < p; i += 2 * s)
+            for (size_t j = 0; j < k; j++) all[i * k + j] += all[(i + s) * k + j];
+}
+
+/* Floats per message of the cross-rank sum: rank 0 holds p of them. */
+#define TREE_CHUNK ((size_t)1 << 22)
+
+int tr_gradsync_tree_run(tr_gradsync *g, comm_ctx *c, nn_model *m,
+                         double *sums, size_t n)
+{
+    tr_tree *t = &g->tree;
+    size_t p = (size_t)comm_size(c);
+    int root = comm_rank(c) == 0, bad = 0;
+    NN_CHECK(t->depth == 1 && t->leaves == t->want && n <= TR_TREE_SUMS,
+             "tree: %zu leaves of %zu, %zu figures", t->leaves, t->want, n);
+    float *mine = t->f; /* this rank's partial; the root when done */
+    if (p > 1) {
+        size_t k = t->width < TREE_CHUNK ? t->width : TREE_CHUNK;
+        float *all = root ? nn_xalloc_floats(nn_mul_size(p, k) + 1) : NULL;
+        for (size_t at = 0; !bad && at < t->width; at += k) {
+            size_t len = t->width - at < k ? t->width - at : k;
+            bad = comm_gather_bytes(c, mine + at, len * sizeof *mine, all, 0);
+            if (!bad && root) {
+                /* gathered back to back: rank i at all + i * len */
+                fold_ranks(all, len, p);
+                memcpy(mine + at, all, len * sizeof *mine);
+            }
+            bad = bad || comm_bcast_bytes(c, mine + at, len * sizeof *mine, 0);
+        }
+        free(all);
+        double d[TR_TREE_SUMS * 8];
+        double *ds = root ? (p * n <= sizeof d / sizeof *d
+                                 ? d : nn_xcalloc(p * n + 1, sizeof *ds))
+                          : NULL;
+        bad = bad || comm_gather_bytes(c, sums, n * sizeof *sums, ds, 0);
+        if (!bad && root) {
+            tr_tree_fold_d(ds, n, p);
+            memcpy(sums, ds, n * sizeof *sums);
+        }
+        if (ds != d) free(ds);
+        bad = bad || comm_bcast_bytes(c, sums, n * sizeof *sums, 0);
+    }
+    if (bad) return 1;
+    pack(mine, m->grads, g->ranges, g->n_ranges, 0);
+    t->total = t->leaves * p;
+    return 0;
+}
+
+void tr_gradsync_tree_buffers(tr_gradsync *g, nn_model *m)
+{
+    tr_tree *t = &g->tree;
+    float *sum = t->f + g->count, inv = 1.0f / (float)t->total;
+    /* the mean of the M leaves' buffers: M a power of two, so exact */
+    for (size_t i = 0; i < t->buf_count; i++) sum[i] *= inv;
+    pack(sum, m->params, t->bufs, t->n_bufs, 0);
 }

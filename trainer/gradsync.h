@@ -22,6 +22,23 @@
  *    when begin was never called and the arena is not shared).
  * The sums are the same in every mode, up to float summation order.
  *
+ * And one that fixes the order (training.deterministic, docs/
+ * DETERMINISM.md):
+ *  - tree: the global batch is cut into M micro-shards (a power of two,
+ *    io_shard_micro); the objective runs one pass per micro-shard this
+ *    rank owns and hands each one's gradient (with its metric sums and
+ *    the buffers its forward left) to tr_gradsync_leaf, which folds them
+ *    into a binary tree as they come (pairwise: leaf 2i + leaf 2i+1, then
+ *    those pairs, ...). Rank r of p owns micro-shards [r*M/p, (r+1)*M/p),
+ *    an aligned subtree, so its partial sum is a node of the one tree over
+ *    all M leaves; tr_gradsync_tree_run gathers the p partials to rank 0,
+ *    which adds them in the same tree (rank 2i + rank 2i+1, ...) and
+ *    broadcasts the root. Every float addition of the sum is thus the
+ *    same on every rank count that divides M (IEEE addition is
+ *    commutative, so only the tree's shape matters): the bits do not
+ *    depend on the rank count. MPI_Allreduce is not used (its order is
+ *    unspecified).
+ *
  * A step, on every rank:
  *   zero_grad; forward; loss; tr_gradsync_begin; backward; tr_gradsync_run;
  *   optimizer.
@@ -47,8 +64,34 @@ typedef enum tr_sync_mode {
     TR_SYNC_AUTO = 0,  /* shared if the job is on one node, else overlap */
     TR_SYNC_BLOCKING,
     TR_SYNC_OVERLAP,
-    TR_SYNC_SHARED     /* falls back to blocking where not possible */
+    TR_SYNC_SHARED,    /* falls back to blocking where not possible */
+    TR_SYNC_TREE       /* the fixed tree (see the top); also on one rank */
 } tr_sync_mode;
+
+/* Figures (doubles) a leaf of the tree may carry. */
+#define TR_TREE_SUMS 24
+/* Depth of the tree's stack: fewer than 2^TR_TREE_LEVELS leaves per rank. */
+#define TR_TREE_LEVELS 16
+
+/* The fixed tree's state during a step (TR_SYNC_TREE). A payload is the
+ * synced ranges' gradients, then every buffer segment (running
+ * statistics), then n_sums doubles (kept apart, in sums). */
+typedef struct tr_tree {
+    size_t n_bufs;        /* merged buffer runs of the arena */
+    nn_span *bufs;         /* (tr_range) */
+    size_t buf_count;     /* floats in them */
+    float *start;         /* [buf_count] the buffers at the step's start */
+    size_t width;         /* floats per payload: count + buf_count */
+    size_t n_sums;        /* figures per leaf (this step) */
+    size_t depth;         /* partial sums on the stack */
+    size_t slots;         /* room in f: log2(leaves per rank) + 1 */
+    unsigned level[TR_TREE_LEVELS]; /* leaves below each: 2^level */
+    float *f;             /* [slots][width] the stack of partial sums */
+    double sums[TR_TREE_LEVELS][TR_TREE_SUMS];
+    size_t leaves;        /* leaves folded this step */
+    size_t want;          /* leaves this step has on this rank */
+    size_t total;         /* leaves over all ranks (after the run) */
+} tr_tree;
 
 /* A merged trainable run of the gradient arena. */
 typedef nn_span tr_range;
@@ -76,6 +119,7 @@ typedef struct tr_gradsync {
     size_t polled;        /* buckets before this one are known complete */
     comm_ctx *comm;       /* borrowed, set by begin */
     nn_model *model;      /* borrowed, set by begin */
+    tr_tree tree;         /* TR_SYNC_TREE only */
 } tr_gradsync;
 
 /* Plan the ranges and buckets for model m (mode AUTO). */
@@ -99,5 +143,35 @@ void tr_gradsync_begin(tr_gradsync *g, comm_ctx *c, nn_model *m);
  * mode; removes the hook begin installed. Collective; 0 or non-zero on an
  * MPI failure. */
 int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m);
+
+/* ---- the fixed tree (TR_SYNC_TREE) ---------------------------------- */
+
+/* At a step's start, before the first pass: zero m's gradients, set
+ * aside its buffers, empty the tree for n_leaves leaves on this rank (a
+ * power of two, < 2^TR_TREE_LEVELS), each carrying n_sums (<=
+ * TR_TREE_SUMS) figures. */
+void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
+                            size_t n_sums);
+/* After one micro-shard's pass (or none, for a micro-shard without rows
+ * here): fold m's gradients, buffers and sums[0, n_sums) into the tree as
+ * the next leaf, then zero the gradients and sums and put the buffers
+ * back as they were at the step's start. */
+void tr_gradsync_leaf(tr_gradsync *g, nn_model *m, double *sums);
+/* This rank's partial figures (the sum of its leaves) into out[0, n_sums). */
+void tr_gradsync_tree_local(const tr_gradsync *g, double *out);
+/* After the planned leaves (M/p, a power of two) on every rank: the
+ * tree's root over all ranks into m's synced gradients, and into
+ * sums[0, n) the fixed-tree sum of every rank's sums[0, n) (n <=
+ * TR_TREE_SUMS; the caller passes its partial figures,
+ * tr_gradsync_tree_local, plus anything of its own). Collective; 0 or
+ * non-zero on an MPI failure. */
+int tr_gradsync_tree_run(tr_gradsync *g, comm_ctx *c, nn_model *m,
+                         double *sums, size_t n);
+/* After tr_gradsync_tree_run: m's buffers become the mean of the M
+ * micro-shards' (a power of two: the scaling is exact). */
+void tr_gradsync_tree_buffers(tr_gradsync *g, nn_model *m);
+/* The fixed tree over p (a power of two) vectors all[p][k], in place:
+ * all[0] becomes ((all[0] + all[1]) + (all[2] + all[3])) + ... */
+void tr_tree_fold_d(double *all, size_t k, size_t p);
 
 #endif

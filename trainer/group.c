@@ -30,8 +30,33 @@ tr_group *tr_group_add(tr_run *r, const char *name, nn_model *m,
     if (comm_bcast_bytes(s->comm, m->params, m->n_params * sizeof(float), 0))
         nn_error_set(&s->err, NN_EXIT_OTHER, "broadcast failed");
     g->optim = nn_optim_create(&s->cfg.optim, m->n_params, m->segs, m->n_segs);
-    tr_gradsync_plan(&g->sync, m);
+    tr_group_plan(r, g);
     return g;
+}
+
+void tr_group_plan(tr_run *r, tr_group *g)
+{
+    tr_gradsync_free(&g->sync);
+    tr_gradsync_plan(&g->sync, g->model);
+    if (r->s->cfg.train.deterministic)
+        tr_gradsync_set_mode(&g->sync, TR_SYNC_TREE);
+}
+
+static int tree(const tr_group *g)
+{
+    return g->sync.mode == TR_SYNC_TREE;
+}
+
+void tr_group_begin(tr_run *r, tr_group *g, size_t n)
+{
+    if (tree(g)) tr_gradsync_tree_begin(&g->sync, g->model, r->batch.n_shards, n);
+    else nn_model_zero_grad(g->model);
+}
+
+void tr_group_pass_done(tr_run *r, tr_group *g, double *v)
+{
+    (void)r;
+    if (tree(g)) tr_gradsync_leaf(&g->sync, g->model, v);
 }
 
 double tr_lr_scale(const tr_run *r, double lr)
@@ -120,19 +145,31 @@ static int average_buffers(tr_run *r, nn_model *m)
     return 0;
 }
 
+/* Sum the gradients and all[0, n] (figures and stop flag) across ranks:
+ * by the active sync mode and one small allreduce, or all of it in the
+ * fixed tree (deterministic mode; buffers included). Collective. */
+static int sum_all(tr_run *r, tr_group *g, double *all, size_t n)
+{
+    tr_session *s = r->s;
+    int bad = tree(g) ? tr_gradsync_tree_run(&g->sync, s->comm, g->model,
+                                             all, n + 1)
+                      : tr_gradsync_run(&g->sync, s->comm, g->model) ||
+                            comm_allreduce_sum_d(s->comm, all, n + 1);
+    return bad ? nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed") : 0;
+}
+
 int tr_group_update(tr_run *r, tr_group *g, double *v, size_t n,
                     size_t n_loss)
 {
     tr_session *s = r->s;
     NN_CHECK(n < TR_MAX_SUMS, "tr_group_update: %zu figures", n);
     double local_loss = 0, all[TR_MAX_SUMS + 1];
+    /* deterministic: the figures were folded with each micro-shard */
+    if (tree(g)) tr_gradsync_tree_local(&g->sync, v);
     for (size_t i = 0; i < n_loss; i++) local_loss += v[i];
     memcpy(all, v, n * sizeof *v);
     all[n] = tr_stop_signal ? 1.0 : 0.0;
-    /* One small allreduce carries the figures and the stop flag. */
-    if (tr_gradsync_run(&g->sync, s->comm, g->model) ||
-        comm_allreduce_sum_d(s->comm, all, n + 1))
-        return nn_error_set(&s->err, NN_EXIT_OTHER, "allreduce failed");
+    if (sum_all(r, g, all, n)) return NN_EXIT_OTHER;
     memcpy(v, all, n * sizeof *v);
     if (all[n] > 0) r->stop = 1;
     /* Every rank sees the same summed loss, so all stop at the same step,
@@ -145,5 +182,7 @@ int tr_group_update(tr_run *r, tr_group *g, double *v, size_t n,
         nn_clip_spans(g->model->grads, g->sync.ranges, g->sync.n_ranges, clip);
     nn_optim_step(g->optim, g->model->params, g->model->grads,
                   (float)tr_group_lr(r, g));
-    return average_buffers(r, g->model);
+    if (!tree(g)) return average_buffers(r, g->model);
+    tr_gradsync_tree_buffers(&g->sync, g->model);
+    return 0;
 }

@@ -43,11 +43,19 @@ void tr_batch_reserve(tr_run *r, size_t rows)
     if (rows <= b->cap) return;
     size_t xw = r->s->train.x_width, yw = r->s->train.y_width;
     free(b->x), free(b->y), free(b->local), free(b->ids), free(b->plan);
+    free(b->tmp_local), free(b->tmp_ids), free(b->tmp_x), free(b->tmp_y);
     b->x = nn_xalloc_floats(nn_mul_size(rows, xw ? xw : 1));
     b->y = nn_xalloc_floats(nn_mul_size(rows, yw ? yw : 1));
     b->local = nn_xcalloc(rows, sizeof *b->local);
     b->ids = nn_xcalloc(rows, sizeof *b->ids);
     b->plan = nn_xcalloc(rows, sizeof *b->plan);
+    b->tmp_local = nn_xcalloc(rows, sizeof *b->tmp_local);
+    b->tmp_ids = nn_xcalloc(rows, sizeof *b->tmp_ids);
+    /* deterministic mode: the rows reordered by micro-shard */
+    b->tmp_x = b->n_shards ? nn_xalloc_floats(nn_mul_size(rows, xw ? xw : 1))
+                           : NULL;
+    b->tmp_y = b->n_shards ? nn_xalloc_floats(nn_mul_size(rows, yw ? yw : 1))
+                           : NULL;
     b->cap = rows;
 }
 
@@ -55,6 +63,62 @@ size_t tr_pass_rows(const tr_run *r, size_t n)
 {
     size_t acc = r->s->cfg.train.accumulate ? r->s->cfg.train.accumulate : 1;
     return n ? n / acc + (n % acc != 0) : 1;
+}
+
+size_t tr_passes(const tr_run *r)
+{
+    size_t n = r->batch.n, chunk = tr_pass_rows(r, n);
+    if (r->batch.n_shards) return r->batch.n_shards;
+    return n ? n / chunk + (n % chunk != 0) : 1;
+}
+
+void tr_pass_range(const tr_run *r, size_t k, size_t *a, size_t *b)
+{
+    const tr_batch *bt = &r->batch;
+    if (bt->n_shards) {
+        *a = bt->shard_at[k];
+        *b = bt->shard_at[k + 1];
+        return;
+    }
+    size_t chunk = tr_pass_rows(r, bt->n);
+    *a = k * chunk < bt->n ? k * chunk : bt->n;
+    *b = *a + chunk < bt->n ? *a + chunk : bt->n;
+}
+
+/* Deterministic mode: order the step's rows (read in the sampler's order)
+ * by micro-shard, stably, so each keeps the epoch order inside, and note
+ * where each one starts. */
+static void order_by_shard(tr_run *r)
+{
+    tr_batch *b = &r->batch;
+    size_t xw = r->s->train.x_width, yw = r->s->train.y_width;
+    size_t m = r->s->cfg.train.micro_shards, ns = b->n_shards;
+    memset(b->shard_at, 0, (ns + 1) * sizeof *b->shard_at);
+    for (size_t k = 0; k < b->n; k++) {
+        size_t j = r->sampler.ops->micro_shard(r, m, b->ids[k]) - b->shard0;
+        NN_CHECK(j < ns, "row %llu outside this rank's micro-shards",
+                 (unsigned long long)b->ids[k]);
+        b->shard_at[j + 1]++;
+        b->tmp_local[k] = j; /* its shard, for the pass below */
+    }
+    for (size_t j = 0; j < ns; j++) b->shard_at[j + 1] += b->shard_at[j];
+    size_t *at = b->shard_at + ns + 1; /* cursors: the second half */
+    memcpy(at, b->shard_at, (ns + 1) * sizeof *at);
+    for (size_t k = 0; k < b->n; k++) b->tmp_ids[at[b->tmp_local[k]]++] = k;
+    /* tmp_ids now lists the rows in shard order: apply it */
+    for (size_t k = 0; k < b->n; k++) {
+        size_t i = (size_t)b->tmp_ids[k];
+        memcpy(b->tmp_x + k * xw, b->x + i * xw, xw * sizeof(float));
+        memcpy(b->tmp_y + k * yw, b->y + i * yw, yw * sizeof(float));
+    }
+    float *t = b->x;
+    b->x = b->tmp_x, b->tmp_x = t;
+    t = b->y;
+    b->y = b->tmp_y, b->tmp_y = t;
+    for (size_t k = 0; k < b->n; k++) b->tmp_local[k] = b->local[b->tmp_ids[k]];
+    for (size_t k = 0; k < b->n; k++) b->tmp_ids[k] = b->ids[b->tmp_ids[k]];
+    memcpy(b->local, b->tmp_local, b->n * sizeof *b->local);
+    memcpy(b->ids, b->tmp_ids, b->n * sizeof *b->ids);
 }
 
 /* Data read on demand (packed): queue the rows of this epoch's steps from
@@ -81,10 +145,10 @@ int tr_gather(tr_run *r, size_t step)
     prefetch(r, step);
     b->n = r->sampler.ops->batch(r, step, b->local, b->ids, &b->global);
     int st = io_dataset_next(d, b->local, b->n, b->x, b->y, &r->s->err);
-    if (st) { /* a read error: this rank's step runs on no rows, then stops */
+    if (st) /* a read error: this rank's step runs on no rows, then stops */
         b->n = 0;
-        return st;
-    }
+    if (b->n_shards) order_by_shard(r);
+    if (st) return st;
     /* data.augment: keyed by (seed, epoch, row id), so every rank count
      * sees the same batches (checked against the shape at load time) */
     nn_augment a = tr_augment_of(&r->s->cfg.data);
@@ -166,8 +230,7 @@ static void begin_epoch(tr_run *r)
         tr_group *gr = r->groups[g];
         size_t n = tr_unfreeze(r->s, gr->model, r->epoch);
         if (n) {
-            tr_gradsync_free(&gr->sync);
-            tr_gradsync_plan(&gr->sync, gr->model);
+            tr_group_plan(r, gr);
             tr_say(r->s, "epoch %llu: %zu frozen layer(s) now train\n",
                    (unsigned long long)r->epoch + 1, n);
         }
@@ -362,6 +425,45 @@ static int check_memory(tr_run *r)
     return tr_agree(s, st);
 }
 
+/* training.deterministic: what the mode needs of the rank count, the
+ * sampler and the objective (the same verdict on every rank); then this
+ * rank's micro-shards. */
+static int setup_deterministic(tr_run *r)
+{
+    tr_session *s = r->s;
+    size_t m = s->cfg.train.micro_shards, p = (size_t)s->size;
+    if (!s->cfg.train.deterministic) return 0;
+    char where[4200] = "", counts[96] = "";
+    io_config_where(&s->cfg, "training.deterministic", where, sizeof where);
+    for (size_t q = 1, n = 0; q <= m && n + 8 < sizeof counts; q *= 2)
+        n += (size_t)snprintf(counts + n, sizeof counts - n, "%s%zu",
+                              q == 1 ? "" : q == m ? " or " : ", ", q);
+    if ((p & (p - 1)) || p > m)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: training.deterministic: %zu ranks do not "
+                            "divide the %zu micro-shards (training."
+                            "micro_shards) into equal power-of-two blocks, "
+                            "which the fixed summation tree needs; run on %s "
+                            "ranks", where, p, m, counts);
+    if (!r->sampler.ops->micro_shard)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: training.deterministic: the %s sampler "
+                            "cannot cut its batches into micro-shards (its "
+                            "rows carry state from step to step and must "
+                            "reach the model in one pass)", where,
+                            r->sampler.ops->name);
+    if (!r->obj_ops->deterministic)
+        return nn_error_set(&s->err, NN_EXIT_USAGE,
+                            "%s: training.deterministic: objective %s does "
+                            "not run its passes per micro-shard", where,
+                            r->obj_ops->name);
+    tr_batch *b = &r->batch;
+    b->n_shards = m / p;
+    b->shard0 = (size_t)s->rank * b->n_shards;
+    b->shard_at = nn_xcalloc(2 * (b->n_shards + 1), sizeof *b->shard_at);
+    return 0;
+}
+
 int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
 {
     memset(r, 0, sizeof *r);
@@ -369,6 +471,7 @@ int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
     r->sampler.ops = tr_sampler_of(&s->cfg.data);
     r->obj_ops = ops;
     int st = ops ? 0 : tr_agree(s, tr_objective_pick(s, &r->obj_ops));
+    if (!st) st = tr_agree(s, setup_deterministic(r));
     if (st) return st;
     st = r->obj_ops->create(r, &r->obj); /* agreed by the objective */
     if (!st) st = check_memory(r);
@@ -389,6 +492,8 @@ void tr_run_free(tr_run *r)
     free(r->best);
     free(r->batch.x), free(r->batch.y), free(r->batch.local), free(r->batch.ids);
     free(r->batch.plan);
+    free(r->batch.tmp_local), free(r->batch.tmp_ids), free(r->batch.shard_at);
+    free(r->batch.tmp_x), free(r->batch.tmp_y);
     free(r->sampler.carried);
     free(r->resumed_from);
     if (r->metrics_file) fclose(r->metrics_file);

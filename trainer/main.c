@@ -243,6 +243,16 @@ static int set_threads(comm_ctx *c)
     return (int)t;
 }
 
+/* training.deterministic: one BLAS thread per rank, whatever was asked
+ * (docs/DETERMINISM.md): a BLAS routine may split a sum over its threads
+ * (dot products, norms), and then its bits depend on their number. */
+static void pin_threads(const tr_session *s)
+{
+    if (!s->cfg.train.deterministic || openblas_get_num_threads() == 1) return;
+    openblas_set_num_threads(1);
+    tr_say(s, "training.deterministic: 1 BLAS thread per rank\n");
+}
+
 /* Subnormals flushed to zero on every rank and its BLAS threads
  * (nn/fpu.h: why, and what it changes); AXON_KEEP_SUBNORMALS=1 keeps IEEE
  * subnormals. Collective. Returns 1 if every rank flushes them. */
@@ -288,6 +298,7 @@ static int run(tr_session *s, int *lock_fd)
     if (c->needs & NEEDS_CONFIG) {
         if ((st = tr_load_config(s))) return st;
         comm_set_timeout(s->comm, s->cfg.train.collective_timeout);
+        pin_threads(s);
         if ((c->needs & WRITES_CHECKPOINTS) &&
             (st = claim_checkpoint_dir(s, lock_fd)))
             return st;

@@ -4,7 +4,8 @@
  * pseudo-label term for unlabelled rows (trainer/semisup.h) when
  * training.pseudo_label_threshold > 0.
  *
- * One step: this rank's rows in training.accumulate passes, each forward,
+ * One step: this rank's rows in training.accumulate passes (deterministic
+ * mode: one per micro-shard, each a leaf of the fixed tree), each forward,
  * loss scaled by 1/(global batch rows x steps), backward adding into the
  * gradient arena; then tr_group_update (the global-batch mean gradient).
  */
@@ -173,16 +174,18 @@ static void pass(tr_run *r, sup *o, size_t a, size_t b, double *v)
 static int step(tr_run *r, void *obj)
 {
     sup *o = obj;
-    size_t n = r->batch.n, chunk = tr_pass_rows(r, n);
+    size_t np = tr_passes(r);
     double v[S_N] = {0};
-    nn_model_zero_grad(o->g->model);
+    tr_group_begin(r, o->g, S_N);
     /* Buckets of the gradient may start their allreduce during the last
-     * pass's backward (every rank arms once per step). */
-    for (size_t a = 0; a < n; a += chunk) {
-        if (a + chunk >= n) tr_group_arm(r, o->g);
-        pass(r, o, a, a + chunk < n ? a + chunk : n, v);
+     * pass's backward (every rank arms once per step, even without rows). */
+    for (size_t k = 0; k < np; k++) {
+        size_t a, b;
+        tr_pass_range(r, k, &a, &b);
+        if (k + 1 == np) tr_group_arm(r, o->g);
+        if (a < b) pass(r, o, a, b, v);
+        tr_group_pass_done(r, o->g, v);
     }
-    if (n == 0) tr_group_arm(r, o->g);
     int st = tr_group_update(r, o->g, v, S_N, 2);
     memcpy(r->step_sums, v, sizeof v);
     return st;
@@ -225,6 +228,7 @@ static void finish(tr_run *r, void *obj)
 const tr_objective_ops tr_obj_supervised = {
     .name = "supervised",
     .schema = &tr_supervised_schema,
+    .deterministic = 1,
     .create = create,
     .destroy = destroy,
     .reserve = reserve,

@@ -21,6 +21,9 @@ typedef struct tr_objective_ops {
      * (io/config.h); its section, if it has one, names the objective when
      * the config has no `objective:` key. */
     const io_schema *schema;
+    /* 1 if step() runs its passes by tr_passes with tr_group_begin and
+     * tr_group_pass_done, as training.deterministic needs. */
+    int deterministic;
     /* Build groups and state (*obj); check the config. Collective: the
      * same status on every rank (tr_agree), 0 or an exit code. */
     int (*create)(tr_run *r, void **obj);

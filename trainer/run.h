@@ -12,7 +12,8 @@
  * One step, as the loop drives it:
  *   sampler -> this rank's rows of the global batch gathered into r->batch
  *   objective->step: per phase: zero grads, forward/backward (micro-batches
- *       of training.accumulate), tr_group_update: allreduce the gradients,
+ *       of training.accumulate, or one pass per micro-shard in
+ *       deterministic mode), tr_group_update: allreduce the gradients,
  *       sum the phase's metric figures across ranks (with the stop flag),
  *       stop every rank alike on a non-finite loss, clip, optimizer step,
  *       average buffers
@@ -63,6 +64,14 @@ typedef struct tr_batch {
     size_t cap;        /* rows the buffers hold */
     size_t *plan;      /* packed data: rows of a step queued ahead */
     size_t ahead;      /* packed data: the next step of the epoch to queue */
+    /* Deterministic mode: the rows ordered by micro-shard; this rank's
+     * micro-shard k (global shard0 + k) is rows [shard_at[k],
+     * shard_at[k+1]). n_shards = 0 otherwise. */
+    size_t shard0, n_shards;
+    size_t *shard_at;  /* [n_shards + 1], then as many of scratch */
+    size_t *tmp_local; /* [cap] scratch of the ordering */
+    uint64_t *tmp_ids;
+    float *tmp_x, *tmp_y; /* [cap] rows, the ordering's other buffers */
 } tr_batch;
 
 /* A figure people see, from the named sums of a step, window or epoch:
@@ -134,6 +143,17 @@ double tr_group_lr(const tr_run *r, const tr_group *g);
  * statistics) across ranks. Collective; 0 or an exit code. */
 int tr_group_update(tr_run *r, tr_group *g, double *v, size_t n,
                     size_t n_loss);
+/* Re-plan g's gradient sync (after layers were unfrozen), keeping the
+ * run's mode. */
+void tr_group_plan(tr_run *r, tr_group *g);
+/* A phase's start: zero g's gradients (deterministic mode: also set its
+ * buffers aside and empty the tree for this step's micro-shards, whose
+ * figures are v[0, n)). */
+void tr_group_begin(tr_run *r, tr_group *g, size_t n);
+/* After each pass of tr_passes (deterministic mode: its micro-shard's
+ * gradients, buffers and figures v[] become a leaf of the fixed tree, and
+ * are reset for the next one; otherwise nothing: passes accumulate). */
+void tr_group_pass_done(tr_run *r, tr_group *g, double *v);
 /* Arm the gradient sync of g right before the backward pass that
  * completes this step's gradients (tr_gradsync_begin). */
 void tr_group_arm(tr_run *r, tr_group *g);
@@ -209,6 +229,12 @@ void tr_batch_reserve(tr_run *r, size_t rows);
 /* Rows per forward/backward pass for n local rows: n split into
  * training.accumulate passes (at least 1). */
 size_t tr_pass_rows(const tr_run *r, size_t n);
+/* Passes of this step over r->batch (>= 1): training.accumulate chunks,
+ * or (deterministic mode) one per micro-shard this rank owns; pass k
+ * covers rows [*a, *b), which may be empty (skip its forward, but still
+ * call tr_group_pass_done). */
+size_t tr_passes(const tr_run *r);
+void tr_pass_range(const tr_run *r, size_t k, size_t *a, size_t *b);
 /* Gather step `step`'s rows of the current epoch into r->batch (packed
  * data: from the prefetch window, after queueing the steps ahead). 0, or
  * NN_EXIT_DATA with r->s->err set and r->batch.n = 0 (a read failed). */

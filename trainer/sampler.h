@@ -30,6 +30,11 @@ typedef struct tr_sampler_ops {
      * *global gets the global batch's rows. */
     size_t (*batch)(const tr_run *r, size_t step, size_t *local,
                     uint64_t *ids, size_t *global);
+    /* Optional (training.deterministic needs it): the micro-shard, of m,
+     * that global row `id` belongs to; the same for every rank count p
+     * dividing m, and rank r of p must own exactly the rows of
+     * micro-shards [r*m/p, (r+1)*m/p). */
+    size_t (*micro_shard)(const tr_run *r, size_t m, uint64_t id);
     /* Optional: after the models' state was reset at an epoch's start. */
     void (*begin_epoch)(tr_run *r);
     /* Optional, collective: add the sampler's state to a checkpoint (c's

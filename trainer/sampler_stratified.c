@@ -28,10 +28,18 @@ static size_t batch(const tr_run *r, size_t step, size_t *local,
                           local, ids, global);
 }
 
+/* A block of the file's rows (io_shard_micro): rank r's shard is the
+ * union of its blocks. */
+static size_t micro_shard(const tr_run *r, size_t m, uint64_t id)
+{
+    return io_shard_micro(r->s->shard.total, m, (size_t)id);
+}
+
 const tr_sampler_ops tr_sampler_stratified = {
     .name = "stratified",
     .steps = steps,
     .epoch = epoch,
     .max_rows = max_rows,
     .batch = batch,
+    .micro_shard = micro_shard,
 };

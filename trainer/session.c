@@ -8,6 +8,7 @@
 
 #include "nn/check.h"
 #include "nn/rng.h"
+#include "trainer/gradsync.h"
 #include "trainer/objective.h"
 #include "trainer/sampler.h"
 #include "trainer/semisup.h"
@@ -63,6 +64,63 @@ int tr_load_config(tr_session *s)
     return tr_agree(s, st);
 }
 
+int tr_det_shards(const tr_session *s, size_t *first, size_t *count)
+{
+    size_t m = s->cfg.train.micro_shards, p = (size_t)s->size;
+    if (!s->cfg.train.deterministic || (p & (p - 1)) || p > m) return 0;
+    *count = m / p;
+    *first = (size_t)s->rank * *count;
+    return 1;
+}
+
+int tr_det_sum(tr_session *s, const double *mine, size_t k, double *out)
+{
+    size_t first, count, m = s->cfg.train.micro_shards;
+    NN_CHECK(tr_det_shards(s, &first, &count), "tr_det_sum outside its mode");
+    double *all = s->rank == 0 ? nn_xcalloc(nn_mul_size(m, k), sizeof *all)
+                               : NULL;
+    int bad = comm_gather_bytes(s->comm, mine, count * k * sizeof *mine, all, 0);
+    if (!bad && all) {
+        tr_tree_fold_d(all, k, m);
+        memcpy(out, all, k * sizeof *out);
+    }
+    free(all);
+    bad = bad || comm_bcast_bytes(s->comm, out, k * sizeof *out, 0);
+    return bad ? NN_EXIT_OTHER : 0;
+}
+
+/* The moments (sums, sums of squares, count) of this rank's training rows
+ * rows[0, n) into m[2w + 1], summed across ranks: in the fixed tree over
+ * the micro-shards in deterministic mode, else by one allreduce. */
+static int sum_moments(tr_session *s, const size_t *rows, size_t n, double *m)
+{
+    size_t w = s->train.x_width, first, count;
+    if (!tr_det_shards(s, &first, &count)) {
+        /* packed data: one streaming pass over this rank's training rows */
+        int st = tr_agree(s, io_dataset_moments(&s->train, rows, n, m, m + w,
+                                                &s->err));
+        m[2 * w] = (double)n;
+        if (st) return st;
+        return comm_allreduce_sum_d(s->comm, m, 2 * w + 1) ? NN_EXIT_OTHER : 0;
+    }
+    size_t k = 2 * w + 1, *sel = nn_xcalloc(n + 1, sizeof *sel);
+    double *mine = nn_xcalloc(nn_mul_size(count, k), sizeof *mine);
+    int st = 0;
+    for (size_t j = 0; j < count && !st; j++) {
+        size_t c = 0;
+        for (size_t i = 0; i < n; i++)
+            if (io_shard_micro(s->train.total, s->cfg.train.micro_shards,
+                               s->train.lo + rows[i]) == first + j)
+                sel[c++] = rows[i];
+        st = io_dataset_moments(&s->train, sel, c, mine + j * k,
+                                mine + j * k + w, &s->err);
+        mine[j * k + 2 * w] = (double)c;
+    }
+    if (!(st = tr_agree(s, st))) st = tr_det_sum(s, mine, k, m);
+    free(mine), free(sel);
+    return st;
+}
+
 /* Per-column mean and std of the TRAINING rows (validation rows excluded),
  * summed across ranks, then applied to train and test. */
 static int standardize(tr_session *s)
@@ -75,13 +133,11 @@ static int standardize(tr_session *s)
         size_t id = s->shard.train[i];
         if (id >= s->train.lo && id < s->train.hi) rows[n++] = id - s->train.lo;
     }
-    /* packed data: one streaming pass over this rank's training rows */
-    int st = tr_agree(s, io_dataset_moments(&s->train, rows, n, m, q, &s->err));
+    int st = sum_moments(s, rows, n, m);
     free(rows);
-    *cnt = (double)n;
-    if (st || comm_allreduce_sum_d(s->comm, m, 2 * w + 1)) {
+    if (st) {
         free(m);
-        return st ? st : NN_EXIT_OTHER;
+        return st;
     }
     double k = *cnt > 0 ? *cnt : 1;
     for (size_t j = 0; j < w; j++) {

@@ -105,6 +105,15 @@ int tr_build_model(tr_session *s);
 /* Set loss_steps / loss_dim from the model's output and the loss. */
 void tr_loss_layout(tr_session *s);
 void tr_session_free(tr_session *s);
+/* training.deterministic on a rank count it supports (a power of two
+ * dividing training.micro_shards): 1, with this rank's micro-shards
+ * [*first, *first + *count); else 0. */
+int tr_det_shards(const tr_session *s, size_t *first, size_t *count);
+/* Deterministic mode: mine[count][k] holds this rank's sums per
+ * micro-shard; out[k] gets their sum over all micro-shards of all ranks in
+ * the fixed tree (tr_tree_fold_d), on every rank. Collective; 0 or
+ * NN_EXIT_OTHER. */
+int tr_det_sum(tr_session *s, const double *mine, size_t k, double *out);
 /* Loss and accuracy sums of model m over local rows rows[0..n) of d
  * (eval mode), summed across ranks: out = {loss_sum, correct, count}.
  * Collective. */

@@ -240,6 +240,36 @@ static void test_balanced_shares(void)
     CU_ASSERT(worst <= 6);
 }
 
+/* Micro-shards: blocks of the file that tile it in order, and rank r of
+ * p (p dividing m) holds exactly blocks [r*m/p, (r+1)*m/p) - for totals
+ * that do not divide by m too. */
+static void test_micro_shards(void)
+{
+    const size_t totals[] = {7, 64, 1000, 10007};
+    for (size_t t = 0; t < sizeof totals / sizeof *totals; t++) {
+        for (size_t m = 1; m <= 16; m *= 2) {
+            io_shard s;
+            plan(&s, totals[t], 0, 1, 3, 0.0);
+            size_t prev = 0;
+            for (size_t id = 0; id < totals[t]; id++) {
+                size_t j = io_shard_micro(s.total, m, id);
+                CU_ASSERT(j < m && j >= prev);
+                CU_ASSERT(totals[t] * j / m <= id && id < totals[t] * (j + 1) / m);
+                prev = j;
+            }
+            for (size_t p = 1; p <= m; p *= 2)
+                for (size_t r = 0; r < p; r++) {
+                    size_t lo = totals[t] * r / p, hi = totals[t] * (r + 1) / p;
+                    for (size_t id = lo; id < hi; id++) {
+                        size_t j = io_shard_micro(s.total, m, id);
+                        CU_ASSERT(j >= r * m / p && j < (r + 1) * m / p);
+                    }
+                }
+            io_shard_free(&s);
+        }
+    }
+}
+
 static void test_last_batch(void)
 {
     io_shard s;
@@ -296,6 +326,7 @@ static const cu_test shard_tests[] = {
     {"epoch union over 1..4 ranks", test_epoch_union},
     {"last short batch", test_last_batch},
     {"every rank gets its share of a batch", test_balanced_shares},
+    {"micro-shards tile the file and the ranks' shards", test_micro_shards},
     {NULL, NULL}};
 static const cu_suite suites[] = {{"shard", shard_tests}, {NULL, NULL}};
 
