@@ -85,6 +85,9 @@ int io_dataset_prefetch(const io_dataset *d, const size_t *rows, size_t n);
  * rows are the oldest queued (else the queue is dropped). */
 int io_dataset_next(const io_dataset *d, const size_t *rows, size_t n,
                     float *x, float *y, nn_error *err);
+/* Packed data: make the window's slots for batches of up to `rows` rows
+ * (the epoch's largest), so no later batch makes the queue start over. */
+void io_dataset_reserve(const io_dataset *d, size_t rows);
 /* Drop the queued batches (a new epoch's order). */
 void io_dataset_cancel(const io_dataset *d);
 

@@ -35,6 +35,11 @@ int io_dataset_next(const io_dataset *d, const size_t *rows, size_t n,
     return io_dataset_rows(d, rows, n, x, y, err);
 }
 
+void io_dataset_reserve(const io_dataset *d, size_t rows)
+{
+    if (d->pk) io_packed_reserve(d->pk, rows);
+}
+
 void io_dataset_cancel(const io_dataset *d)
 {
     if (d->pk) io_packed_cancel(d->pk);

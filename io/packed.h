@@ -123,6 +123,10 @@ int io_packed_prefetch(io_packed *p, const size_t *local, size_t n);
  * rows are read directly. Same contract as io_packed_rows. */
 int io_packed_next(io_packed *p, const size_t *local, size_t n, float *x,
                    float *y, nn_error *err);
+/* Slots of the window for batches of up to `rows` rows (a larger batch
+ * queued later drops the queue to make new slots: reserve the largest
+ * first). Starts the thread. */
+void io_packed_reserve(io_packed *p, size_t rows);
 /* Drop every queued batch (waits for the one being read). */
 void io_packed_cancel(io_packed *p);
 /* Bytes read from the shards so far (payload and headers). */

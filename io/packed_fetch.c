@@ -90,7 +90,8 @@ static void make_slots(io_packed *p, size_t cap)
     f->cap = cap;
 }
 
-int io_packed_prefetch(io_packed *p, const size_t *local, size_t n)
+/* The thread running and slots of at least n rows. Lock not held. */
+static void ensure(io_packed *p, size_t n)
 {
     pk_fetch *f = &p->f;
     if (!f->started) {
@@ -109,6 +110,19 @@ int io_packed_prefetch(io_packed *p, const size_t *local, size_t n)
         drop_locked(f);
         make_slots(p, n);
     }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void io_packed_reserve(io_packed *p, size_t rows)
+{
+    ensure(p, rows);
+}
+
+int io_packed_prefetch(io_packed *p, const size_t *local, size_t n)
+{
+    pk_fetch *f = &p->f;
+    ensure(p, n);
+    pthread_mutex_lock(&f->mu);
     int full = f->count == f->n_slots;
     if (!full) {
         pk_slot *s = &f->slot[(f->head + f->count) % f->n_slots];

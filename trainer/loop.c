@@ -163,6 +163,7 @@ static void reserve_epoch(tr_run *r)
 {
     size_t rows = r->sampler.ops->max_rows(r);
     tr_batch_reserve(r, rows);
+    io_dataset_reserve(&r->s->train, rows); /* packed: the window's slots */
     r->obj_ops->reserve(r, r->obj, tr_pass_rows(r, rows));
 }
 
