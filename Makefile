@@ -37,6 +37,7 @@ NN_SRC   := $(wildcard nn/*.c)
 IO_SRC   := $(wildcard io/*.c)
 COMM_SRC := $(wildcard comm/*.c)
 COMM1_SRC := $(wildcard comm/single/*.c)
+ENV_SRC  := $(wildcard envs/*.c)
 TR_SRC   := $(wildcard trainer/*.c)
 TR_LIB_SRC := $(filter-out trainer/main.c,$(TR_SRC))
 
@@ -47,15 +48,17 @@ LIB_IO   := $(BUILD)/lib/libaxon_io.a
 LIB_COMM := $(BUILD)/lib/libaxon_comm.a
 LIB_COMM1 := $(BUILD)/lib/libaxon_comm_single.a
 LIB_TR   := $(BUILD)/lib/libaxon_trainer.a
+LIB_ENV  := $(BUILD)/lib/libaxon_envs.a
 
 # Unit tests: one CUnit program per file. tests/nn: no MPI; tests/io: io+nn;
 # tests/comm: run under mpirun by scripts/run-tests.
 T_NN   := $(patsubst tests/nn/%.c,$(BIN)/tests/nn_%,$(wildcard tests/nn/test_*.c))
 T_IO   := $(patsubst tests/io/%.c,$(BIN)/tests/io_%,$(wildcard tests/io/test_*.c))
 T_COMM := $(patsubst tests/comm/%.c,$(BIN)/tests/comm_%,$(wildcard tests/comm/test_*.c))
+T_ENV  := $(patsubst tests/envs/%.c,$(BIN)/tests/envs_%,$(wildcard tests/envs/test_*.c))
 T_TR   := $(patsubst tests/trainer/%.c,$(BIN)/tests/trainer_%,$(wildcard tests/trainer/test_*.c))
 T_TOOL := $(patsubst tests/tools/%.c,$(BIN)/tests/%,$(wildcard tests/tools/*.c))
-TESTS  := $(T_NN) $(T_IO) $(T_COMM) $(T_TR) $(T_TOOL)
+TESTS  := $(T_NN) $(T_ENV) $(T_IO) $(T_COMM) $(T_TR) $(T_TOOL)
 
 SYS_LIBS := $(BLAS_LIBS) -lyaml -lz -lm -lpthread
 
@@ -88,21 +91,25 @@ $(LIB_IO): $(call obj,$(IO_SRC))
 $(LIB_COMM): $(call obj,$(COMM_SRC))
 $(LIB_COMM1): $(call obj,$(COMM1_SRC))
 $(LIB_TR): $(call obj,$(TR_LIB_SRC))
-$(LIB_NN) $(LIB_IO) $(LIB_COMM) $(LIB_COMM1) $(LIB_TR):
+$(LIB_ENV): $(call obj,$(ENV_SRC))
+$(LIB_NN) $(LIB_IO) $(LIB_COMM) $(LIB_COMM1) $(LIB_TR) $(LIB_ENV):
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(AXON): $(BUILD)/obj/trainer/main.o $(LIB_TR) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
+$(AXON): $(BUILD)/obj/trainer/main.o $(LIB_TR) $(LIB_ENV) $(LIB_IO) $(LIB_NN) $(LIB_COMM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(MPI_LIBS) $(SYS_LIBS)
 
 $(BIN)/tests/nn_%: $(BUILD)/obj/tests/nn/%.o $(BUILD)/obj/tests/cu.o $(LIB_NN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lz -lm
+$(BIN)/tests/envs_%: $(BUILD)/obj/tests/envs/%.o $(BUILD)/obj/tests/cu.o $(LIB_ENV) $(LIB_NN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(BLAS_LIBS) -lz -lm
 $(BIN)/tests/io_%: $(BUILD)/obj/tests/io/%.o $(BUILD)/obj/tests/cu.o $(LIB_IO) $(LIB_NN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)
-$(BIN)/tests/trainer_%: $(BUILD)/obj/tests/trainer/%.o $(BUILD)/obj/tests/cu.o $(LIB_TR) $(LIB_IO) $(LIB_NN) $(LIB_COMM1)
+$(BIN)/tests/trainer_%: $(BUILD)/obj/tests/trainer/%.o $(BUILD)/obj/tests/cu.o $(LIB_TR) $(LIB_ENV) $(LIB_IO) $(LIB_NN) $(LIB_COMM1)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcunit $(SYS_LIBS)
 $(BUILD)/obj/tests/comm/%.o: tests/comm/%.c
@@ -155,7 +162,7 @@ bench-progs: $(BENCH)
 $(BUILD)/obj/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(MPI_CFLAGS) -c $< -o $@
-$(BIN)/bench/bench_step: $(LIB_TR)
+$(BIN)/bench/bench_step: $(LIB_TR) $(LIB_ENV)
 $(BIN)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB_IO) $(LIB_NN) $(LIB_COMM)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(filter $(LIB_TR),$^) \

@@ -36,7 +36,8 @@ run() { # name, command...
   fi
 }
 
-for t in "$BUILD"/bin/tests/nn_test_* "$BUILD"/bin/tests/io_test_* \
+for t in "$BUILD"/bin/tests/nn_test_* "$BUILD"/bin/tests/envs_test_* \
+         "$BUILD"/bin/tests/io_test_* \
          "$BUILD"/bin/tests/trainer_test_*; do
   [ -x "$t" ] && run "$(basename "$t")" "$t"
 done
