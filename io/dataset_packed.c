@@ -46,7 +46,7 @@ int io_packed_load(io_dataset *d, const io_data_cfg *cfg, io_split split,
     }
     d->pk_tf.y_is_x = input;
     io_packed_setup(d->pk, d->lo, &d->pk_tf);
-    return 0;
+    return input ? 0 : io_packed_keep_targets(d->pk, d->lo, d->hi, err);
 }
 
 int io_packed_inputs(const char *path, const io_data_cfg *cfg, nn_shape in,

@@ -512,7 +512,7 @@ void io_packed_close(io_packed *p)
         if (p->sh[k].fd >= 0) close(p->sh[k].fd);
         free(p->sh[k].path);
     }
-    free(p->sh), free(p->dir), free(p);
+    free(p->sh), free(p->dir), free(p->ycache), free(p);
 }
 
 const io_packed_meta *io_packed_meta_of(const io_packed *p)
@@ -567,10 +567,15 @@ static int pread_all(const pk_shard *s, void *buf, size_t n, uint64_t off,
     return 0;
 }
 
-/* Values of type t at src into floats dst[0, n). */
+/* Values of type t at src into floats dst[0, n), times `scale` when it
+ * is not 0 (the same two float operations as converting, then scaling). */
 static void decode(io_pk_type t, const unsigned char *src, float *dst,
-                   size_t n)
+                   size_t n, float scale)
 {
+    if (t == IO_PK_U8 && scale != 0) {
+        for (size_t j = 0; j < n; j++) dst[j] = (float)src[j] * scale;
+        return;
+    }
     if (t == IO_PK_U8) {
         for (size_t j = 0; j < n; j++) dst[j] = (float)src[j];
     } else if (t == IO_PK_TOKEN) {
@@ -582,6 +587,7 @@ static void decode(io_pk_type t, const unsigned char *src, float *dst,
             memcpy(&dst[j], &u, 4);
         }
     }
+    for (size_t j = 0; scale != 0 && j < n; j++) dst[j] *= scale;
 }
 
 /* Rows local[i, i + run) are consecutive rows of shard s: their block
@@ -593,8 +599,9 @@ static int read_run(io_packed *p, const pk_shard *s, uint64_t g, size_t run,
     uint64_t off = IO_PACKED_HEADER + (g - s->first) * row;
     if (y) off += s->rows * p->x_row;
     int st = pread_all(s, stage, run * row, off, err);
-    for (size_t i = 0; !st && i < run; i++)
-        decode(y ? p->m.y_type : p->m.x_type, stage + i * row, out + i * w, w);
+    for (size_t i = 0; !st && i < run; i++) /* x: scaled on the way */
+        decode(y ? p->m.y_type : p->m.x_type, stage + i * row, out + i * w, w,
+               y ? 0 : p->tf.scale);
     return st;
 }
 
@@ -603,9 +610,7 @@ static void transform(const io_packed *p, size_t r, float *x, float *y,
                       size_t yw)
 {
     const io_packed_tf *tf = &p->tf;
-    size_t w = p->m.x_width;
-    if (x && tf->scale != 0)
-        for (size_t j = 0; j < w; j++) x[j] *= tf->scale;
+    size_t w = p->m.x_width; /* x was scaled by decode */
     if (x && tf->mean) io_standardize(x, 1, w, tf->mean, tf->std);
     if (y && tf->y_is_x && x != y) memcpy(y, x, w * sizeof *y);
     if (y && tf->hide && tf->hide[r])
@@ -632,7 +637,11 @@ int io_pk_read(io_packed *p, unsigned char *stage, const size_t *local,
                g + run < s->first + s->rows)
             run++;
         int st = xo ? read_run(p, s, g, run, 0, stage, xo + i * xw, err) : 0;
-        if (!st && read_y)
+        int cached = p->ycache && g >= p->ycache_lo && g + run <= p->ycache_hi;
+        for (size_t k = 0; read_y && cached && k < run; k++)
+            decode(p->m.y_type, p->ycache + (g + k - p->ycache_lo) * p->y_row,
+                   y + (i + k) * yw, yw, 0);
+        if (!st && read_y && !cached)
             st = read_run(p, s, g, run, 1, stage, y + i * yw, err);
         if (st) return st;
         for (size_t k = i; k < i + run; k++)
@@ -640,6 +649,34 @@ int io_pk_read(io_packed *p, unsigned char *stage, const size_t *local,
                       y ? y + k * yw : NULL, yw);
         i += run;
     }
+    return 0;
+}
+
+int io_packed_keep_targets(io_packed *p, size_t lo, size_t hi,
+                           nn_error *err)
+{
+    NN_CHECK(lo <= hi && hi <= p->m.total, "targets [%zu, %zu) of %zu", lo,
+             hi, p->m.total);
+    if (!p->y_row || (hi - lo) > p->f.window / 4 / p->y_row) return 0;
+    unsigned char *c = nn_xmalloc((hi - lo) * p->y_row + 1);
+    int st = 0;
+    for (size_t g = lo; g < hi && !st;) { /* one read per shard */
+        const pk_shard *s = shard_of(p, g);
+        size_t end = s->first + s->rows < hi ? (size_t)(s->first + s->rows) : hi;
+        uint64_t off = IO_PACKED_HEADER + s->rows * p->x_row +
+                       (g - s->first) * p->y_row;
+        st = pread_all(s, c + (g - lo) * p->y_row, (end - g) * p->y_row, off,
+                       err);
+        g = end;
+    }
+    if (st) {
+        free(c);
+        return st;
+    }
+    free(p->ycache);
+    p->ycache = c;
+    p->ycache_lo = lo;
+    p->ycache_hi = hi;
     return 0;
 }
 

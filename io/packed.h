@@ -110,6 +110,12 @@ const io_packed_meta *io_packed_meta_of(const io_packed *p);
  * any read. */
 void io_packed_setup(io_packed *p, size_t lo, const io_packed_tf *tf);
 
+/* Keep the stored targets of global rows [lo, hi) in memory when they
+ * take at most a quarter of the window (labels: one byte a row), so a
+ * batch needs one read per row instead of two. Reads them once. */
+int io_packed_keep_targets(io_packed *p, size_t lo, size_t hi,
+                           nn_error *err);
+
 /* Local rows local[0, n) into x[n, x_width] and y[n, y_width] (either may
  * be NULL: not read), transformed. Synchronous; any thread state is left
  * alone. Consecutive rows are read with one pread. */

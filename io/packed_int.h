@@ -46,6 +46,9 @@ struct io_packed {
     pk_shard *sh;
     size_t x_row, y_row; /* bytes per row of each block */
     size_t lo;           /* global id of local row 0 */
+    unsigned char *ycache; /* targets of global rows [ycache_lo, ycache_hi)
+                              as stored, or NULL (io_packed_keep_targets) */
+    size_t ycache_lo, ycache_hi;
     io_packed_tf tf;
     pk_fetch f;
 };
