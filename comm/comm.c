@@ -556,6 +556,36 @@ static void reduce_range(float *const *src, int p, float *const *dst, int nd,
     }
 }
 
+/* The same in the fixed binary tree over the ranks (p a power of two):
+ * s = ((src[0] + src[1]) + (src[2] + src[3])) + ..., a binary counter
+ * over a stack of partial sums (a new odd source is added straight onto
+ * its sibling). The sum's bits do not depend on how ranks group. */
+#define SHM_TREE_LEVELS 17
+static void tree_range(float *const *src, int p, float *const *dst, int nd,
+                       size_t lo, size_t hi)
+{
+    static float tmp[SHM_TREE_LEVELS][SHM_BLOCK]; /* the main thread only */
+    unsigned level[SHM_TREE_LEVELS];
+    for (size_t b = lo; b < hi; b += SHM_BLOCK) {
+        size_t len = hi - b < SHM_BLOCK ? hi - b : SHM_BLOCK, depth = 0;
+        for (int j = 0; j < p; j++) {
+            if (depth && level[depth - 1] == 0) {
+                add_floats(tmp[depth - 1], src[j] + b, len);
+                level[depth - 1] = 1;
+            } else {
+                copy_floats(tmp[depth], src[j] + b, len);
+                level[depth++] = 0;
+            }
+            while (depth >= 2 && level[depth - 1] == level[depth - 2]) {
+                add_floats(tmp[depth - 2], tmp[depth - 1], len);
+                level[depth - 2]++;
+                depth--;
+            }
+        }
+        for (int k = 0; k < nd; k++) copy_floats(dst[k] + b, tmp[0], len);
+    }
+}
+
 /* This rank's part [lo, hi) of a sum of n floats: slices of n/p, cut at
  * multiples of 16 floats from the start (64 bytes: ranks write the same
  * cache line at most where the range itself is not line-aligned). */
@@ -572,7 +602,7 @@ static void my_slice(const comm_ctx *c, int r, size_t n, size_t *lo, size_t *hi)
  * writes it into every rank's arena; after the second, all hold the sum.
  * Each rank reads n and writes n floats: no copies, no messages. */
 static int shm_sum_inplace(comm_ctx *c, const comm_shared *s, size_t off,
-                           size_t n, const char *site)
+                           size_t n, int tree, const char *site)
 {
     float *at[c->size];
     for (int j = 0; j < c->size; j++) at[j] = s->peer[j] + off;
@@ -580,7 +610,8 @@ static int shm_sum_inplace(comm_ctx *c, const comm_shared *s, size_t off,
     my_slice(c, c->rank, n, &lo, &hi);
     enter(c, OP_SHM_SUM, n, site);
     if (shm_sync(c, s->win, site)) return 1;
-    reduce_range(at, c->size, at, c->size, lo, hi);
+    if (tree) tree_range(at, c->size, at, c->size, lo, hi);
+    else reduce_range(at, c->size, at, c->size, lo, hi);
     return shm_sync(c, s->win, site);
 }
 
@@ -589,8 +620,17 @@ int comm_allreduce_sum_at(comm_ctx *c, float *buf, size_t count,
 {
     if (c->size == 1 || count == 0) return 0;
     const comm_shared *s = find_shared(c, buf, count);
-    if (s) return shm_sum_inplace(c, s, (size_t)(buf - s->base), count, site);
+    if (s) return shm_sum_inplace(c, s, (size_t)(buf - s->base), count, 0, site);
     return allreduce(c, buf, count, sizeof *buf, MPI_FLOAT, MPI_SUM, site);
+}
+
+int comm_tree_sum_at(comm_ctx *c, float *buf, size_t count, const char *site)
+{
+    if (c->size == 1 || count == 0) return 0;
+    const comm_shared *s = find_shared(c, buf, count);
+    if (!s || (c->size & (c->size - 1)) || c->size >= 1 << (SHM_TREE_LEVELS - 1))
+        return 1;
+    return shm_sum_inplace(c, s, (size_t)(buf - s->base), count, 1, site);
 }
 
 int comm_allreduce_sum_d_at(comm_ctx *c, double *buf, size_t count,

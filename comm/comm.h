@@ -114,6 +114,15 @@ float *comm_alloc_shared(comm_ctx *c, size_t count);
 /* 1 if buf[0, count) lies inside an arena from comm_alloc_shared. */
 int comm_is_shared(const comm_ctx *c, const float *buf, size_t count);
 
+/* In-place sum across ranks in one fixed binary tree over the ranks,
+ * ((rank 0 + rank 1) + (rank 2 + rank 3)) + ..., whose bits therefore
+ * depend only on each rank's value, not on how the sum is split: for an
+ * arena from comm_alloc_shared (every rank passes the same offset) and a
+ * power-of-two rank count only; returns non-zero otherwise (the caller
+ * then sums another way) or on a failure. */
+int comm_tree_sum_at(comm_ctx *c, float *buf, size_t count, const char *site);
+#define comm_tree_sum(c, buf, count) comm_tree_sum_at(c, buf, count, COMM_SITE)
+
 /* Broadcast `bytes` bytes from root. */
 int comm_bcast_bytes_at(comm_ctx *c, void *buf, size_t bytes, int root,
                         const char *site);

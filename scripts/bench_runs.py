@@ -24,7 +24,8 @@ timings mean nothing.
 --deterministic: instead, the cost of training.deterministic (docs/
 DETERMINISM.md): for the MLP and LeNet (or --only), 2 ranks with 1 BLAS
 thread each, the default mode and the deterministic mode alternating,
---launches times; prints each mode's median samples/s and their ratio.
+--launches times (--micro-shards 8,2: one deterministic run per count);
+prints each mode's median samples/s and its ratio to the default.
 LeNet's deterministic runs set training.accumulate 1 (the micro-shards
 replace its 4 passes).
 """
@@ -70,6 +71,8 @@ def parse():
     p.add_argument("--out", default="")
     p.add_argument("--deterministic", action="store_true",
                    help="measure training.deterministic against the default")
+    p.add_argument("--micro-shards", default="8",
+                   help="--deterministic: comma-separated training.micro_shards to run")
     return p.parse_args()
 
 
@@ -225,16 +228,18 @@ def deterministic(args):
     """Default vs deterministic mode at 2 ranks, interleaved."""
     names = [n for n in (args.only.split(",") if args.only else DETERMINISTIC)
              if n in CONFIGS]
+    modes = ["default"] + ["M=%d" % int(m) for m in args.micro_shards.split(",")]
     work = os.path.join(args.build, "bench-runs")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     rates = {}
     for launch in range(args.launches):
         for name in names:
-            for mode in ("default", "deterministic"):
+            for mode in modes:
                 note("bench_runs: %s %s, launch %d/%d" % (name, mode, launch + 1, args.launches))
-                more = DETERMINISTIC.get(name, ["training.deterministic=true"]) \
-                    if mode == "deterministic" else []
+                more = [] if mode == "default" else \
+                    DETERMINISTIC.get(name, ["training.deterministic=true"]) + \
+                    ["training.micro_shards=" + mode[2:]]
                 r = axon_run(args, name, 2, 1, work, more)
                 rates.setdefault((name, mode), []).append(r["samples_s"])
     shutil.rmtree(work, ignore_errors=True)
@@ -242,9 +247,11 @@ def deterministic(args):
          "epochs 2-%d over %d launch(es), modes interleaved" % (args.epochs, args.launches)]
     for name in names:
         d = statistics.median(rates[(name, "default")])
-        t = statistics.median(rates[(name, "deterministic")])
-        L.append("   %-20s default %8.0f  deterministic %8.0f  ratio %.3f (cost %.1f%%)"
-                 % (CONFIGS[name][3], d, t, t / d, 100 * (1 - t / d)))
+        row = "   %-20s default %8.0f" % (CONFIGS[name][3], d)
+        for mode in modes[1:]:
+            t = statistics.median(rates[(name, mode)])
+            row += "  deterministic %s %8.0f (x%.2f)" % (mode, t, t / d)
+        L.append(row)
     print("\n".join(L), flush=True)
     if args.out:
         with open(args.out, "w") as f:

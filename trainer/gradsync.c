@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/check.h"
+#include "nn/simd.h"
 
 static int synced(const nn_segment *s)
 {
@@ -224,8 +225,15 @@ static void pack(float *flat, float *a, const tr_range *runs, size_t n,
     }
 }
 
-void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
-                            size_t n_sums)
+/* Slot d of the stack: slot 0 (the rank's partial sum, in the end) in
+ * node-shared memory when the job has one, so the ranks sum in place. */
+static float *slot(const tr_tree *t, size_t d)
+{
+    return d == 0 && t->shared ? t->shared : t->f + d * t->width;
+}
+
+void tr_gradsync_tree_begin(tr_gradsync *g, comm_ctx *c, nn_model *m,
+                            size_t n_leaves, size_t n_sums)
 {
     tr_tree *t = &g->tree;
     size_t slots = 1;
@@ -233,9 +241,14 @@ void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
     NN_CHECK(n_sums <= TR_TREE_SUMS && slots <= TR_TREE_LEVELS &&
              !(n_leaves & (n_leaves - 1)),
              "tree: %zu figures, %zu leaves", n_sums, n_leaves);
-    if (!t->start) {
+    if (!t->start) { /* the first step (collective: every rank is here) */
         t->width = g->count + t->buf_count;
         t->start = nn_xalloc_floats(t->buf_count + 1);
+        /* AXON_TREE_BY_MESSAGES=1 (tests): the path of a job on several
+         * nodes, on one (the same on every rank: mpirun passes it on) */
+        const char *msg = getenv("AXON_TREE_BY_MESSAGES");
+        if (comm_size(c) > 1 && !(msg && !strcmp(msg, "1")))
+            t->shared = comm_alloc_shared(c, t->width + 1);
     }
     if (slots > t->slots) { /* a stack of slots partial sums */
         free(t->f);
@@ -249,28 +262,50 @@ void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
     nn_model_zero_grad(m);
 }
 
-/* a[i] += b[i]: one node of the tree from its two children. */
-static void add_floats(float *a, const float *b, size_t n)
+/* a[i] += b[i]: one node of the tree from its two children (vector or
+ * scalar, each element is the same one float addition). */
+static NN_KERNEL void add_floats(float *restrict a, const float *restrict b,
+                                 size_t n)
 {
-    for (size_t i = 0; i < n; i++) a[i] += b[i];
+    size_t i = 0;
+    for (; i + NN_VW <= n; i += NN_VW)
+        NN_STORE(a + i, NN_LOAD(a + i) + NN_LOAD(b + i));
+    for (; i < n; i++) a[i] += b[i];
+}
+
+/* flat += the runs of arena `a`, packed as pack() packs them. */
+static void add_runs(float *flat, const float *a, const tr_range *runs,
+                     size_t n)
+{
+    for (size_t i = 0, at = 0; i < n; at += runs[i].count, i++)
+        add_floats(flat + at, a + runs[i].offset, runs[i].count);
 }
 
 void tr_gradsync_leaf(tr_gradsync *g, nn_model *m, double *sums)
 {
     tr_tree *t = &g->tree;
-    NN_CHECK(t->depth < t->slots, "tree: more leaves than planned");
-    float *leaf = t->f + t->depth * t->width;
-    pack(leaf, m->grads, g->ranges, g->n_ranges, 1);
-    pack(leaf + g->count, m->params, t->bufs, t->n_bufs, 1);
-    memcpy(t->sums[t->depth], sums, t->n_sums * sizeof *sums);
+    if (t->depth && t->level[t->depth - 1] == 0) {
+        /* an odd leaf: added straight onto its sibling, no copy */
+        float *left = slot(t, t->depth - 1);
+        add_runs(left, m->grads, g->ranges, g->n_ranges);
+        add_runs(left + g->count, m->params, t->bufs, t->n_bufs);
+        for (size_t i = 0; i < t->n_sums; i++) t->sums[t->depth - 1][i] += sums[i];
+        t->level[t->depth - 1] = 1;
+    } else {
+        NN_CHECK(t->depth < t->slots, "tree: more leaves than planned");
+        float *leaf = slot(t, t->depth);
+        pack(leaf, m->grads, g->ranges, g->n_ranges, 1);
+        pack(leaf + g->count, m->params, t->bufs, t->n_bufs, 1);
+        memcpy(t->sums[t->depth], sums, t->n_sums * sizeof *sums);
+        t->level[t->depth++] = 0;
+    }
     memset(sums, 0, t->n_sums * sizeof *sums);
-    t->level[t->depth++] = 0;
     t->leaves++;
     /* Binary counter: two partial sums of equal size become their parent,
      * so after 2^k leaves the stack holds the root of their subtree. */
     while (t->depth >= 2 && t->level[t->depth - 1] == t->level[t->depth - 2]) {
         size_t d = t->depth - 2;
-        add_floats(t->f + d * t->width, t->f + (d + 1) * t->width, t->width);
+        add_floats(slot(t, d), slot(t, d + 1), t->width);
         for (size_t i = 0; i < t->n_sums; i++) t->sums[d][i] += t->sums[d + 1][i];
         t->level[d]++;
         t->depth--;
@@ -306,42 +341,58 @@ void tr_tree_fold_d(double *all, size_t k, size_t p)
 /* Floats per message of the cross-rank sum: rank 0 holds p of them. */
 #define TREE_CHUNK ((size_t)1 << 22)
 
+/* Without shared memory: the p partials gathered to rank 0 in pieces,
+ * added there in the tree, the root broadcast into every rank's `mine`. */
+static int sum_by_messages(tr_tree *t, comm_ctx *c, float *mine)
+{
+    size_t p = (size_t)comm_size(c), k = t->width < TREE_CHUNK ? t->width : TREE_CHUNK;
+    int root = comm_rank(c) == 0, bad = 0;
+    float *all = root ? nn_xalloc_floats(nn_mul_size(p, k) + 1) : NULL;
+    for (size_t at = 0; !bad && at < t->width; at += k) {
+        size_t len = t->width - at < k ? t->width - at : k;
+        bad = comm_gather_bytes(c, mine + at, len * sizeof *mine, all, 0);
+        if (!bad && root) {
+            /* gathered back to back: rank i at all + i * len */
+            fold_ranks(all, len, p);
+            memcpy(mine + at, all, len * sizeof *mine);
+        }
+        bad = bad || comm_bcast_bytes(c, mine + at, len * sizeof *mine, 0);
+    }
+    free(all);
+    return bad;
+}
+
+/* The figures sums[0, n) of every rank added in the tree on rank 0, and
+ * broadcast. */
+static int sum_figures(comm_ctx *c, double *sums, size_t n)
+{
+    size_t p = (size_t)comm_size(c);
+    double d[TR_TREE_SUMS * 8];
+    double *ds = comm_rank(c) != 0 ? NULL
+                 : p * n <= sizeof d / sizeof *d ? d
+                                                 : nn_xcalloc(p * n + 1, sizeof *ds);
+    int bad = comm_gather_bytes(c, sums, n * sizeof *sums, ds, 0);
+    if (!bad && ds) {
+        tr_tree_fold_d(ds, n, p);
+        memcpy(sums, ds, n * sizeof *sums);
+    }
+    if (ds != d) free(ds);
+    return bad || comm_bcast_bytes(c, sums, n * sizeof *sums, 0);
+}
+
 int tr_gradsync_tree_run(tr_gradsync *g, comm_ctx *c, nn_model *m,
                          double *sums, size_t n)
 {
     tr_tree *t = &g->tree;
     size_t p = (size_t)comm_size(c);
-    int root = comm_rank(c) == 0, bad = 0;
     NN_CHECK(t->depth == 1 && t->leaves == t->want && n <= TR_TREE_SUMS,
              "tree: %zu leaves of %zu, %zu figures", t->leaves, t->want, n);
-    float *mine = t->f; /* this rank's partial; the root when done */
+    float *mine = slot(t, 0); /* this rank's partial; the root when done */
     if (p > 1) {
-        size_t k = t->width < TREE_CHUNK ? t->width : TREE_CHUNK;
-        float *all = root ? nn_xalloc_floats(nn_mul_size(p, k) + 1) : NULL;
-        for (size_t at = 0; !bad && at < t->width; at += k) {
-            size_t len = t->width - at < k ? t->width - at : k;
-            bad = comm_gather_bytes(c, mine + at, len * sizeof *mine, all, 0);
-            if (!bad && root) {
-                /* gathered back to back: rank i at all + i * len */
-                fold_ranks(all, len, p);
-                memcpy(mine + at, all, len * sizeof *mine);
-            }
-            bad = bad || comm_bcast_bytes(c, mine + at, len * sizeof *mine, 0);
-        }
-        free(all);
-        double d[TR_TREE_SUMS * 8];
-        double *ds = root ? (p * n <= sizeof d / sizeof *d
-                                 ? d : nn_xcalloc(p * n + 1, sizeof *ds))
-                          : NULL;
-        bad = bad || comm_gather_bytes(c, sums, n * sizeof *sums, ds, 0);
-        if (!bad && root) {
-            tr_tree_fold_d(ds, n, p);
-            memcpy(sums, ds, n * sizeof *sums);
-        }
-        if (ds != d) free(ds);
-        bad = bad || comm_bcast_bytes(c, sums, n * sizeof *sums, 0);
+        int bad = t->shared ? comm_tree_sum(c, mine, t->width)
+                            : sum_by_messages(t, c, mine);
+        if (bad || sum_figures(c, sums, n)) return 1;
     }
-    if (bad) return 1;
     pack(mine, m->grads, g->ranges, g->n_ranges, 0);
     t->total = t->leaves * p;
     return 0;
@@ -350,7 +401,7 @@ int tr_gradsync_tree_run(tr_gradsync *g, comm_ctx *c, nn_model *m,
 void tr_gradsync_tree_buffers(tr_gradsync *g, nn_model *m)
 {
     tr_tree *t = &g->tree;
-    float *sum = t->f + g->count, inv = 1.0f / (float)t->total;
+    float *sum = slot(t, 0) + g->count, inv = 1.0f / (float)t->total;
     /* the mean of the M leaves' buffers: M a power of two, so exact */
     for (size_t i = 0; i < t->buf_count; i++) sum[i] *= inv;
     pack(sum, m->params, t->bufs, t->n_bufs, 0);

@@ -31,9 +31,10 @@
  *    into a binary tree as they come (pairwise: leaf 2i + leaf 2i+1, then
  *    those pairs, ...). Rank r of p owns micro-shards [r*M/p, (r+1)*M/p),
  *    an aligned subtree, so its partial sum is a node of the one tree over
- *    all M leaves; tr_gradsync_tree_run gathers the p partials to rank 0,
- *    which adds them in the same tree (rank 2i + rank 2i+1, ...) and
- *    broadcasts the root. Every float addition of the sum is thus the
+ *    all M leaves; tr_gradsync_tree_run adds the p partials in the same
+ *    tree (rank 2i + rank 2i+1, ...): in place in node-shared memory
+ *    (comm_tree_sum) when the job is on one node, else gathered to rank 0
+ *    and the root broadcast. Every float addition of the sum is thus the
  *    same on every rank count that divides M (IEEE addition is
  *    commutative, so only the tree's shape matters): the bits do not
  *    depend on the rank count. MPI_Allreduce is not used (its order is
@@ -87,6 +88,7 @@ typedef struct tr_tree {
     size_t slots;         /* room in f: log2(leaves per rank) + 1 */
     unsigned level[TR_TREE_LEVELS]; /* leaves below each: 2^level */
     float *f;             /* [slots][width] the stack of partial sums */
+    float *shared;        /* slot 0 in node-shared memory, or NULL */
     double sums[TR_TREE_LEVELS][TR_TREE_SUMS];
     size_t leaves;        /* leaves folded this step */
     size_t want;          /* leaves this step has on this rank */
@@ -150,8 +152,8 @@ int tr_gradsync_run(tr_gradsync *g, comm_ctx *c, nn_model *m);
  * aside its buffers, empty the tree for n_leaves leaves on this rank (a
  * power of two, < 2^TR_TREE_LEVELS), each carrying n_sums (<=
  * TR_TREE_SUMS) figures. */
-void tr_gradsync_tree_begin(tr_gradsync *g, nn_model *m, size_t n_leaves,
-                            size_t n_sums);
+void tr_gradsync_tree_begin(tr_gradsync *g, comm_ctx *c, nn_model *m,
+                            size_t n_leaves, size_t n_sums);
 /* After one micro-shard's pass (or none, for a micro-shard without rows
  * here): fold m's gradients, buffers and sums[0, n_sums) into the tree as
  * the next leaf, then zero the gradients and sums and put the buffers

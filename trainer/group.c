@@ -49,7 +49,9 @@ static int tree(const tr_group *g)
 
 void tr_group_begin(tr_run *r, tr_group *g, size_t n)
 {
-    if (tree(g)) tr_gradsync_tree_begin(&g->sync, g->model, r->batch.n_shards, n);
+    if (tree(g))
+        tr_gradsync_tree_begin(&g->sync, r->s->comm, g->model,
+                               r->batch.n_shards, n);
     else nn_model_zero_grad(g->model);
 }
 

@@ -52,6 +52,14 @@ if [ -r "$TEXT" ]; then
     --set training.epochs=1 --set model.layers.1.hidden=32 \
     --set model.layers.0.dim=16 --set early_stopping.patience=2
 fi
+# across nodes the ranks' partial sums travel as messages, not through
+# shared memory: the same tree, so the same bits
+for np in 2 4; do
+  AXON_TREE_BY_MESSAGES=1 run mlpmsg "$np" configs/fashion_mlp.yaml "${mlp[@]}"
+  "$CMP" "$WORK/mlp-np1/last.ckpt" "$WORK/mlpmsg-np$np/last.ckpt" --exact >/dev/null \
+    || fail "mlp on $np ranks by messages differs"
+done
+ok "mlp: the sum by messages (several nodes) gives the same bits on 2 and 4 ranks"
 # the test can fail: more steps give other parameters
 run mlp7 1 configs/fashion_mlp.yaml "${mlp[@]}" --set training.max_steps=7
 ! "$CMP" "$WORK/mlp-np1/last.ckpt" "$WORK/mlp7-np1/last.ckpt" --exact >/dev/null 2>&1 \
