@@ -998,7 +998,7 @@ static int check_training(parse_ctx *c)
     const io_train_cfg *t = &c->cfg->train;
     int rc = check_deterministic(c);
     if (rc) return rc;
-    if (t->accumulate > t->batch_size) {
+    if (t->batch_size && t->accumulate > t->batch_size) {
         cfg_loc at = pair_loc(c, given(c, "training.accumulate"));
         return loc_error(&at, "training.accumulate", c->err,
                          "%zu micro-batches exceed training.batch_size %zu "
@@ -1228,6 +1228,26 @@ static int section_given(const parse_ctx *c, size_t i)
     return 0;
 }
 
+/* An objective that makes its own data (io_schema.own_data) has its
+ * section in this config. */
+static int own_data(const parse_ctx *c)
+{
+    for (size_t k = 0; k < c->cfg->n_ext; k++) {
+        const io_schema *sc = c->cfg->ext_schema[k];
+        if (sc->own_data && sc->section && io_yaml_map_find(c->root, sc->section))
+            return 1;
+    }
+    return 0;
+}
+
+/* The core keys about training data: the data section, loss and
+ * training.batch_size. */
+static int data_key(const char *key)
+{
+    return !strncmp(key, "data.", 5) || !strcmp(key, "loss") ||
+           !strcmp(key, "training.batch_size");
+}
+
 static int validate(parse_ctx *c)
 {
     size_t n = n_keys(c->cfg);
@@ -1242,18 +1262,20 @@ static int validate(parse_ctx *c)
     int rc = walk_section(c, c->root, "");
     if (rc != 0) return rc;
     record_given(c);
+    int own = own_data(c);
     for (size_t i = 0; i < n; i++) {
         void *base;
         const io_key *d = key_at(c->cfg, i, &base);
         io_key opt = *d; /* a fragment's key is required only in its section */
         if (i >= N_DEFS && !section_given(c, i)) opt.flags &= ~(unsigned)IO_REQ;
+        if (own && i < N_DEFS && data_key(d->key)) opt.flags &= ~(unsigned)IO_REQ;
         if (d->type == IO_LAYERS && c->found[i])
             rc = parse_layers(c, d, base, c->found[i]);
         else
             rc = apply_def(c, &opt, base, c->found[i]);
         if (rc != 0) return rc;
     }
-    if ((rc = check_data(c)) != 0) return rc;
+    if (!own && (rc = check_data(c)) != 0) return rc;
     if ((rc = check_training(c)) != 0) return rc;
     return check_early_stop(c);
 }

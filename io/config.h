@@ -70,6 +70,11 @@ typedef struct io_schema {
     size_t size;
     int (*check)(const struct io_config *cfg, const void *values,
                  nn_error *err);
+    /* 1: the owner makes its own training data (reinforcement learning):
+     * with the section present, the data section, loss and
+     * training.batch_size are not required and not checked here (the
+     * owner's check refuses what it does not use). */
+    int own_data;
 } io_schema;
 
 /* Most fragments one parse takes. */

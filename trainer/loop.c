@@ -357,6 +357,7 @@ static void banner(tr_run *r, size_t steps)
         if (r->n_groups > 1) printf("%s:\n", r->groups[g]->name);
         nn_model_summary(r->groups[g]->model, stdout);
     }
+    if (r->obj_ops->sampler) return; /* no dataset: the objective says */
     double vtot = s->have_val ? (double)s->val.total : (double)s->shard.n_val;
     tr_say(s, "data: %zu training rows, %.0f validation rows%s; global batch "
               "%zu = %zu steps/epoch\n",
@@ -469,9 +470,12 @@ int tr_run_create(tr_run *r, tr_session *s, const tr_objective_ops *ops)
 {
     memset(r, 0, sizeof *r);
     r->s = s;
-    r->sampler.ops = tr_sampler_of(&s->cfg.data);
     r->obj_ops = ops;
     int st = ops ? 0 : tr_agree(s, tr_objective_pick(s, &r->obj_ops));
+    if (st) return st;
+    /* an objective that makes its own data brings its sampler */
+    r->sampler.ops = r->obj_ops->sampler ? r->obj_ops->sampler
+                                         : tr_sampler_of(&s->cfg.data);
     if (!st) st = tr_agree(s, setup_deterministic(r));
     if (st) return st;
     st = r->obj_ops->create(r, &r->obj); /* agreed by the objective */

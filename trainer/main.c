@@ -13,6 +13,7 @@
 #include "io/file.h"
 #include "nn/check.h"
 #include "nn/fpu.h"
+#include "trainer/obj_ppo.h"
 #include "trainer/session.h"
 
 #define AXON_VERSION "0.1.0"
@@ -36,6 +37,10 @@ static const char *usage =
     "         [--temperature T] [--seed S] [--out FILE]\n"
     "                   text from a character model, or (--out x.png) a grid\n"
     "                   of images from a GAN generator\n"
+    "  play --checkpoint PATH [--episodes N] [--render] [--seed S]\n"
+    "                   the policy of a reinforcement-learning checkpoint\n"
+    "                   acting greedily: each episode's return (default 10\n"
+    "                   episodes); --render draws every step as text\n"
     "  pack CONFIG|FILES --out DIR [--shard-size BYTES]\n"
     "                   a config's data files (DIR/train, DIR/test, DIR/val),\n"
     "                   or IDX images [labels] or a CSV file, into packed\n"
@@ -74,6 +79,7 @@ static const tr_command commands[] = {
     {"lstsq", NEEDS_CONFIG | WRITES_CHECKPOINTS, tr_cmd_lstsq},
     {"predict", NEEDS_CHECKPOINT | NEEDS_INPUT, tr_cmd_predict},
     {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
+    {"play", NEEDS_CHECKPOINT, tr_cmd_play},
     {"pack", TAKES_FILES, tr_cmd_pack},
 };
 
@@ -96,6 +102,7 @@ static void fatal_hook(const char *file, int line, const char *msg)
  * --length floats and bytes). */
 #define MAX_SAMPLE_LENGTH ((size_t)100000000) /* 10^8 characters */
 #define MAX_SETS 256
+#define MAX_EPISODES ((uint64_t)1000000)
 #define MAX_SHARD_SIZE ((uint64_t)1 << 32) /* a shard is built in memory */
 
 /* A number option's value, entirely numeric and finite. */
@@ -139,6 +146,7 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
     o->length = 200;
     o->temperature = 1.0;
     o->sample_seed = 1;
+    o->episodes = 10;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -177,6 +185,10 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
                 bad = 2;
             }
         } else if (!strcmp(a, "--verify") && v) o->verify = argv[++i];
+        else if (!strcmp(a, "--episodes") && v) {
+            bad = count(a, argv[++i], MAX_EPISODES, &u, rank);
+            o->episodes = (size_t)u;
+        } else if (!strcmp(a, "--render")) o->render = 1;
         else if (!strcmp(a, "--quiet")) o->quiet = 1;
         else if (a[0] == '-') {
             if (rank == 0)

@@ -44,4 +44,4 @@ static int check(const io_config *cfg, const void *values, nn_error *err)
 }
 
 const io_schema tr_gan_schema = {"gan", "gan", keys, sizeof keys / sizeof *keys,
-                                 sizeof(tr_gan_cfg), check};
+                                 sizeof(tr_gan_cfg), check, 0};

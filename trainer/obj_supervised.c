@@ -58,7 +58,7 @@ static int check(const io_config *cfg, const void *values, nn_error *err)
 
 const io_schema tr_supervised_schema = {
     "supervised", NULL, keys, sizeof keys / sizeof *keys,
-    sizeof(tr_semisup_cfg), check};
+    sizeof(tr_semisup_cfg), check, 0};
 
 const tr_semisup_cfg *tr_semisup_cfg_of(const io_config *cfg)
 {

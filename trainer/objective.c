@@ -7,10 +7,12 @@
 
 extern const tr_objective_ops tr_obj_supervised;
 extern const tr_objective_ops tr_obj_gan;
+extern const tr_objective_ops tr_obj_ppo;
 
 static const void *const registry[] = {
     &tr_obj_supervised,
     &tr_obj_gan,
+    &tr_obj_ppo,
 };
 #define N_REGISTRY (sizeof registry / sizeof *registry)
 

@@ -46,6 +46,12 @@ typedef struct tr_objective_ops {
     nn_shape (*input_shape)(tr_run *r, void *obj);
     /* Optional: after the last epoch, before the test figures. */
     void (*finish)(tr_run *r, void *obj);
+    /* Optional: an objective that makes its own data (reinforcement
+     * learning: rollouts of its environments) brings the sampler that
+     * says how many steps an epoch has and what a step's batch is; the
+     * run then loads no dataset (tr_load_data) and the sampler's
+     * save/load carry the data source's state. NULL: data.sampler. */
+    const struct tr_sampler_ops *sampler;
 } tr_objective_ops;
 
 /* The objective named `name`, or NULL. */

@@ -10,6 +10,7 @@
 #include "nn/rng.h"
 #include "trainer/gradsync.h"
 #include "trainer/objective.h"
+#include "trainer/objective.h"
 #include "trainer/sampler.h"
 #include "trainer/semisup.h"
 
@@ -56,8 +57,9 @@ int tr_load_config(tr_session *s)
                          s->opt->n_sets, &s->err);
     free(text);
     if (!st) {
-        s->loss = nn_loss_find(s->cfg.loss);
-        if (!s->loss)
+        /* no loss: an objective that makes its own data (io_schema) */
+        s->loss = s->cfg.loss ? nn_loss_find(s->cfg.loss) : NULL;
+        if (!s->loss && s->cfg.loss)
             st = nn_error_set(&s->err, NN_EXIT_USAGE, "%s: loss: unknown '%s'",
                               s->opt->config, s->cfg.loss);
     }
@@ -207,6 +209,18 @@ int tr_load_data(tr_session *s)
 {
     const io_data_cfg *d = &s->cfg.data;
     size_t r = (size_t)s->rank, p = (size_t)s->size;
+    /* An objective that makes its own data (reinforcement learning) brings
+     * its own sampler and reads no files; only `axon train` runs it. */
+    const tr_objective_ops *obj = tr_objective_find(tr_objective_of(&s->cfg));
+    if (obj && obj->sampler)
+        return tr_agree(s, strcmp(s->opt->command, "train")
+                               ? nn_error_set(&s->err, NN_EXIT_USAGE,
+                                              "%s: objective %s makes its own "
+                                              "data: train it with `axon "
+                                              "train`, run a checkpoint with "
+                                              "`axon play --checkpoint PATH`",
+                                              s->opt->config, obj->name)
+                               : 0);
     /* Stream order (io/shard.h) gives a rank fixed streams spread over the
      * whole text, so every rank holds every training window (the text is
      * read whole anyway, for its vocabulary). */

@@ -41,6 +41,8 @@ typedef struct tr_options {
     size_t n_args;
     const char *verify;    /* pack --verify DIR */
     uint64_t shard_size;   /* pack --shard-size BYTES (0: 64 MiB) */
+    size_t episodes;       /* play: episodes to run (10) */
+    int render;            /* play: draw every step as text */
     int quiet;
 } tr_options;
 

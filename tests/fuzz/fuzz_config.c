@@ -34,7 +34,7 @@ static const io_key extra_keys[] = {
     {"extra.layers", IO_LAYERS, offsetof(extra, layers), 0, 0, 0, NULL, NULL},
 };
 static const io_schema extra_schema = {"extra", "extra", extra_keys, 3,
-                                       sizeof(extra), NULL};
+                                       sizeof(extra), NULL, 0};
 static const io_schema *const schemas[] = {&extra_schema, NULL};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -166,7 +166,7 @@ ok "GAN: training.clip_norm clips (1e-3 changes the run, 1e30 does not)"
 
 # --- objectives: named, unknown, and keys that belong to another --------
 printf 'objective: rbm\n' | cat - "$cfg" >"$WORK/obj.yaml"
-expect_exit 2 "obj.yaml:1: objective: unknown 'rbm' \(known: supervised, gan\)" 1 \
+expect_exit 2 "obj.yaml:1: objective: unknown 'rbm' \(known: supervised, gan, ppo" 1 \
   train "$WORK/obj.yaml" "${c[@]}"
 expect_exit 2 "--set training.pseudo_label_weight: training.pseudo_label_weight: belongs to the 'supervised' objective; this config trains 'gan'" 1 \
   train $cfg "${c[@]}" --set training.pseudo_label_weight=2

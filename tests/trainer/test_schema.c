@@ -33,7 +33,7 @@ static const io_key toy_keys[] = {
     {"toy.net.layers", IO_LAYERS, offsetof(toy, net), 0, 0, IO_REQ, NULL, NULL},
 };
 static const io_schema toy_schema = {"toy", "toy", toy_keys, 3, sizeof(toy),
-                                     NULL};
+                                     NULL, 0};
 
 static const char *base_yaml =
     "loss: cross_entropy\n"
