@@ -24,8 +24,9 @@ timings mean nothing.
 --deterministic: instead, the cost of training.deterministic (docs/
 DETERMINISM.md): for the MLP and LeNet (or --only), 2 ranks with 1 BLAS
 thread each, the default mode and the deterministic mode alternating,
---launches times (--micro-shards 8,2: one deterministic run per count);
-prints each mode's median samples/s and its ratio to the default.
+--launches times (--micro-shards 8,2: one deterministic run per count;
+--rows N: shorter runs); prints each mode's median samples/s, its ratio
+to the default's, and the median of the launches' own ratios.
 LeNet's deterministic runs set training.accumulate 1 (the micro-shards
 replace its 4 passes).
 """
@@ -73,6 +74,9 @@ def parse():
                    help="measure training.deterministic against the default")
     p.add_argument("--micro-shards", default="8",
                    help="--deterministic: comma-separated training.micro_shards to run")
+    p.add_argument("--rows", type=int, default=0,
+                   help="--deterministic: train on this many rows (short runs, "
+                        "interleaved more finely on a loaded machine)")
     return p.parse_args()
 
 
@@ -229,6 +233,9 @@ def deterministic(args):
     names = [n for n in (args.only.split(",") if args.only else DETERMINISTIC)
              if n in CONFIGS]
     modes = ["default"] + ["M=%d" % int(m) for m in args.micro_shards.split(",")]
+    if args.rows:
+        for n in names:
+            CONFIGS[n] = CONFIGS[n][:2] + (args.rows,) + CONFIGS[n][3:]
     work = os.path.join(args.build, "bench-runs")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -250,7 +257,10 @@ def deterministic(args):
         row = "   %-20s default %8.0f" % (CONFIGS[name][3], d)
         for mode in modes[1:]:
             t = statistics.median(rates[(name, mode)])
-            row += "  deterministic %s %8.0f (x%.2f)" % (mode, t, t / d)
+            # each launch's ratio: the two runs of a launch follow each other
+            q = statistics.median(x / y for x, y in zip(rates[(name, mode)],
+                                                         rates[(name, "default")]))
+            row += "  deterministic %s %8.0f (x%.2f; per launch x%.2f)" % (mode, t, t / d, q)
         L.append(row)
     print("\n".join(L), flush=True)
     if args.out:
