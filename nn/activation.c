@@ -178,12 +178,18 @@ static void leaky_destroy(nn_layer *l)
     l->priv = NULL;
 }
 
+static void leaky_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    a->slope = *(const float *)l->priv;
+}
+
 const nn_layer_ops nn_leaky_relu_ops = {
     .type = "leaky_relu",
     .create = leaky_create,
     .forward = leaky_forward,
     .backward = leaky_backward,
     .destroy = leaky_destroy,
+    .attrs = leaky_attrs,
 };
 
 /* ---- softmax over the LAST dimension of the sample shape (the whole

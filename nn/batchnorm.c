@@ -209,6 +209,11 @@ static void bn_destroy(nn_layer *l)
     l->priv = NULL;
 }
 
+static void bn_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    a->eps = ((const bn_priv *)l->priv)->eps;
+}
+
 const nn_layer_ops nn_batchnorm_ops = {
     .type = "batchnorm",
     .create = bn_create,
@@ -217,4 +222,5 @@ const nn_layer_ops nn_batchnorm_ops = {
     .forward = bn_forward,
     .backward = bn_backward,
     .destroy = bn_destroy,
+    .attrs = bn_attrs,
 };

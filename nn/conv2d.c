@@ -453,6 +453,14 @@ static void conv_destroy(nn_layer *l)
     l->priv = NULL;
 }
 
+static void conv_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    const nn_im2col_geom *g = &((const conv_priv *)l->priv)->g;
+    a->kernel[0] = g->R, a->kernel[1] = g->S;
+    a->stride[0] = g->sh, a->stride[1] = g->sw;
+    a->pad[0] = g->ph, a->pad[1] = g->pw;
+}
+
 const nn_layer_ops nn_conv2d_ops = {
     .type = "conv2d",
     .create = conv_create,
@@ -461,4 +469,5 @@ const nn_layer_ops nn_conv2d_ops = {
     .forward = conv_forward,
     .backward = conv_backward,
     .destroy = conv_destroy,
+    .attrs = conv_attrs,
 };

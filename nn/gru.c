@@ -78,4 +78,5 @@ const nn_layer_ops nn_gru_ops = {
     .forward = nn_recurrent_forward,
     .backward = nn_recurrent_backward,
     .destroy = nn_recurrent_destroy,
+    .attrs = nn_recurrent_attrs,
 };

@@ -64,6 +64,18 @@ typedef struct nn_pass {
 
 typedef struct nn_layer nn_layer;
 
+/* The settings a layer's create read that its shapes do not show, for
+ * tools that write the layer in another form (export/). Zero where a
+ * field does not apply. */
+typedef struct nn_layer_attrs {
+    size_t kernel[2], stride[2], pad[2]; /* conv2d, pools: rows, columns;
+                                            pad on each side */
+    double eps;         /* batchnorm, layernorm */
+    double slope;       /* leaky_relu */
+    int sequences;      /* rnn, lstm, gru: output every step */
+    int stateful;       /* rnn, lstm, gru: state carried across forwards */
+} nn_layer_attrs;
+
 typedef struct nn_layer_ops {
     const char *type; /* YAML name */
     /* l->in, l->name, l->spec are set. Read keys from spec, validate them
@@ -96,6 +108,9 @@ typedef struct nn_layer_ops {
                          size_t n);
     void (*backward_input)(nn_layer *l, size_t j, const float *dy, float *dx,
                            size_t n);
+    /* Optional: fill a (zeroed by the caller) with the layer's settings;
+     * layers whose shapes say everything leave it unset. */
+    void (*attrs)(const nn_layer *l, nn_layer_attrs *a);
 } nn_layer_ops;
 
 struct nn_layer {

@@ -112,6 +112,11 @@ static void ln_destroy(nn_layer *l)
     l->priv = NULL;
 }
 
+static void ln_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    a->eps = ((const ln_priv *)l->priv)->eps;
+}
+
 const nn_layer_ops nn_layernorm_ops = {
     .type = "layernorm",
     .create = ln_create,
@@ -120,4 +125,5 @@ const nn_layer_ops nn_layernorm_ops = {
     .forward = ln_forward,
     .backward = ln_backward,
     .destroy = ln_destroy,
+    .attrs = ln_attrs,
 };

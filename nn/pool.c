@@ -244,6 +244,13 @@ static void pool_destroy(nn_layer *l)
     l->priv = NULL;
 }
 
+static void pool_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    const pool_priv *p = l->priv;
+    a->kernel[0] = p->KH, a->kernel[1] = p->KW;
+    a->stride[0] = p->sh, a->stride[1] = p->sw;
+}
+
 const nn_layer_ops nn_maxpool2d_ops = {
     .type = "maxpool2d",
     .create = pool_create,
@@ -252,6 +259,7 @@ const nn_layer_ops nn_maxpool2d_ops = {
     .forward = maxpool_forward,
     .backward = maxpool_backward,
     .destroy = pool_destroy,
+    .attrs = pool_attrs,
 };
 
 const nn_layer_ops nn_avgpool2d_ops = {
@@ -262,4 +270,5 @@ const nn_layer_ops nn_avgpool2d_ops = {
     .forward = avgpool_forward,
     .backward = avgpool_backward,
     .destroy = pool_destroy,
+    .attrs = pool_attrs,
 };

@@ -138,6 +138,13 @@ void nn_recurrent_reserve(nn_layer *l, size_t rows)
     p->rows = rows;
 }
 
+void nn_recurrent_attrs(const nn_layer *l, nn_layer_attrs *a)
+{
+    const rec_priv *p = l->priv;
+    a->sequences = p->sequences;
+    a->stateful = p->stateful;
+}
+
 void nn_recurrent_destroy(nn_layer *l)
 {
     rec_priv *p = l->priv;

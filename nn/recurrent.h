@@ -136,6 +136,7 @@ void nn_recurrent_forward(nn_layer *l, const float *x, float *y, size_t n,
 void nn_recurrent_backward(nn_layer *l, const float *x, const float *y,
                            const float *dy, float *dx, size_t n);
 void nn_recurrent_destroy(nn_layer *l);
+void nn_recurrent_attrs(const nn_layer *l, nn_layer_attrs *a);
 
 /* Element-wise helpers for the cells. */
 static inline float nn_rec_sigmoid(float a)

@@ -53,4 +53,5 @@ const nn_layer_ops nn_rnn_ops = {
     .forward = nn_recurrent_forward,
     .backward = nn_recurrent_backward,
     .destroy = nn_recurrent_destroy,
+    .attrs = nn_recurrent_attrs,
 };

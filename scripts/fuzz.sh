@@ -2,8 +2,9 @@
 # Fuzz every parser of hostile files with libFuzzer (clang, ASan + UBSan):
 # the YAML config loader, the IDX and CSV readers (plain and gzip), the
 # checkpoint reader, a training and a test file meeting one model
-# (dataset loading and the shape check), and the packed-dataset index and
-# shard readers. Harnesses: tests/fuzz/fuzz_*.c.
+# (dataset loading and the shape check), the packed-dataset index and
+# shard readers, and the inference library's model loader (infer/).
+# Harnesses: tests/fuzz/fuzz_*.c.
 #
 #   bash scripts/fuzz.sh [SECONDS]     default 60 s per harness
 #
@@ -16,14 +17,14 @@
 # under tests/fuzz/regressions/NAME/ (commit it with the fix). Input layouts
 # of the harnesses: tests/fuzz/README.md.
 #   FUZZ_JOBS=N       harnesses run at once (default 2)
-#   FUZZ_ONLY="a b"   only these harnesses (config idx csv ckpt dataset packed)
+#   FUZZ_ONLY="a b"   only these harnesses (config idx csv ckpt dataset packed axm)
 #   FUZZ_SEED=N       fixed libFuzzer seed (default: a random one per run)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 SECS="${1:-60}"
 JOBS="${FUZZ_JOBS:-2}"
-NAMES=(${FUZZ_ONLY:-config idx csv ckpt dataset packed})
+NAMES=(${FUZZ_ONLY:-config idx csv ckpt dataset packed axm})
 B=build/fuzz
 LIMITS=(-rss_limit_mb=512 -malloc_limit_mb=256 -timeout=5)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -36,7 +37,7 @@ AXON_EXTRA_PKGS="clang libclang-rt-14-dev" bash scripts/install-deps.sh || exit 
 echo "fuzz: building harnesses in $B"
 make -s -j2 CC=clang BUILD=$B OPT=-O1 \
      EXTRA_CFLAGS="-fsanitize=fuzzer-no-link $SAN" \
-     $B/lib/libaxon_io.a $B/lib/libaxon_nn.a || exit 1
+     $B/lib/libaxon_io.a $B/lib/libaxon_nn.a $B/lib/libaxon_infer.a || exit 1
 BLAS_CFLAGS=$(pkg-config --cflags openblas 2>/dev/null)
 BLAS_LIBS=$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 mkdir -p $B/bin
@@ -44,7 +45,7 @@ for n in "${NAMES[@]}"; do
   # shellcheck disable=SC2086
   clang -std=c11 -O1 -g -Wall -Wextra -Werror -I. -D_POSIX_C_SOURCE=200809L \
         $BLAS_CFLAGS -fsanitize=fuzzer $SAN tests/fuzz/fuzz_$n.c \
-        $B/lib/libaxon_io.a $B/lib/libaxon_nn.a \
+        $B/lib/libaxon_io.a $B/lib/libaxon_nn.a $B/lib/libaxon_infer.a \
         -lyaml -lz -lm -lpthread $BLAS_LIBS -o $B/bin/fuzz_$n || exit 1
 done
 

@@ -12,6 +12,8 @@ PKGS=(
   libcunit1-dev
   dataset-fashion-mnist
   python3-sklearn
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+  python3-onnx
 )
 # Extra sets, requested through AXON_EXTRA_PKGS (space separated).
 if [ -n "${AXON_EXTRA_PKGS:-}" ]; then

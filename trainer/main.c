@@ -47,6 +47,13 @@ static const char *usage =
     "                   shards for data.format packed (docs/DATA.md)\n"
     "  pack --verify DIR\n"
     "                   re-read every shard and check its CRC\n"
+    "  export --checkpoint PATH --format onnx|axm --out FILE [--softmax]\n"
+    "         [--int8 [--calibrate N]]\n"
+    "                   the model as an ONNX file, or as the file of the C\n"
+    "                   inference library (axm; --int8: int8 weights, ranges\n"
+    "                   calibrated on N training rows, default 1000), taking\n"
+    "                   the raw inputs predict takes; --softmax appends a\n"
+    "                   softmax over the output's last axis (docs/DEPLOY.md)\n"
     "\n"
     "options:\n"
     "  --set KEY=VALUE  override a config value, e.g. --set training.epochs=3\n"
@@ -54,7 +61,8 @@ static const char *usage =
     "  --resume PATH    continue training from a checkpoint; 'auto' takes\n"
     "                   <checkpoint.dir>/last.ckpt if it exists\n"
     "  --checkpoint PATH  the checkpoint eval, predict and sample read\n"
-    "  --out FILE       where predict and sample write (default: stdout)\n"
+    "  --out FILE       where predict and sample write (default: stdout),\n"
+    "                   and export (required)\n"
     "  --quiet          no progress output\n"
     "  -h, --help       this text;  --version  the version\n"
     "\n"
@@ -81,6 +89,7 @@ static const tr_command commands[] = {
     {"sample", NEEDS_CHECKPOINT, tr_cmd_sample},
     {"play", NEEDS_CHECKPOINT, tr_cmd_play},
     {"pack", TAKES_FILES, tr_cmd_pack},
+    {"export", NEEDS_CHECKPOINT, tr_cmd_export},
 };
 
 static const tr_command *find_command(const char *name)
@@ -104,6 +113,7 @@ static void fatal_hook(const char *file, int line, const char *msg)
 #define MAX_SETS 256
 #define MAX_EPISODES ((uint64_t)1000000)
 #define MAX_SHARD_SIZE ((uint64_t)1 << 32) /* a shard is built in memory */
+#define MAX_CALIB_ROWS ((size_t)1000000) /* export --calibrate */
 
 /* A number option's value, entirely numeric and finite. */
 static int number(const char *opt, const char *v, double *out, int rank)
@@ -147,6 +157,7 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
     o->temperature = 1.0;
     o->sample_seed = 1;
     o->episodes = 10;
+    o->calib_rows = 1000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -167,6 +178,13 @@ static int parse_args(int argc, char **argv, tr_options *o, int rank)
         else if (!strcmp(a, "--checkpoint") && v) o->checkpoint = argv[++i];
         else if (!strcmp(a, "--out") && v) o->out = argv[++i];
         else if (!strcmp(a, "--prompt") && v) o->prompt = argv[++i];
+        else if (!strcmp(a, "--format") && v) o->format = argv[++i];
+        else if (!strcmp(a, "--softmax")) o->softmax = 1;
+        else if (!strcmp(a, "--int8")) o->int8 = 1;
+        else if (!strcmp(a, "--calibrate") && v) {
+            bad = count(a, argv[++i], MAX_CALIB_ROWS, &u, rank);
+            o->calib_rows = (size_t)u;
+        }
         else if (!strcmp(a, "--length") && v) {
             bad = count(a, argv[++i], MAX_SAMPLE_LENGTH, &u, rank);
             o->length = (size_t)u;

@@ -43,6 +43,10 @@ typedef struct tr_options {
     uint64_t shard_size;   /* pack --shard-size BYTES (0: 64 MiB) */
     size_t episodes;       /* play: episodes to run (10) */
     int render;            /* play: draw every step as text */
+    const char *format;    /* export: --format onnx|axm */
+    int softmax;           /* export: --softmax */
+    int int8;              /* export: --int8 (axm) */
+    size_t calib_rows;     /* export: --calibrate N training rows (1000) */
     int quiet;
 } tr_options;
 
@@ -163,5 +167,7 @@ int tr_cmd_sample(tr_session *s);
 /* pack (trainer/pack.c): data files into packed datasets (io/packed.h),
  * or --verify a packed dataset's CRCs; on rank 0. */
 int tr_cmd_pack(tr_session *s);
+/* export (trainer/export.c): the checkpoint's model as --format F. */
+int tr_cmd_export(tr_session *s);
 
 #endif
