@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Packed datasets (axon pack, data.format packed, docs/DATA.md): training
-# on the packed copy equals training on the files bit for bit on 1 and 2
-# ranks (the Fashion-MNIST MLP with its validation split and test set,
-# the char LSTM in shuffled and in stream order); a resume mid-epoch from
+# on the packed copy equals training on the files bit for bit (the
+# Fashion-MNIST MLP with its validation split and test set on 1, 2 and 4
+# ranks, and with data.labelled and pseudo-labels on 2; the char LSTM in
+# shuffled and in stream order on 1 and 2); a resume mid-epoch from
 # packed data equals the uninterrupted run; a damaged directory (a flipped
 # byte, a truncated, missing or foreign shard, a newer version) is refused
 # with exit 3 naming the file.
@@ -37,6 +38,21 @@ for np in 1 2; do
   same "$WORK/f$np/last.ckpt" "$WORK/p$np/last.ckpt" "MLP packed vs files on $np ranks"
   ok "MLP: packed = files, bit for bit, on $np rank(s)"
 done
+
+# 4 ranks (oversubscribed here), and data.labelled (labels hidden as read)
+axon_np 4 train configs/fashion_mlp.yaml "${m[@]}" --set checkpoint.dir="$WORK/f4" >/dev/null \
+  || fail "MLP on the files, 4 ranks"
+axon_np 4 train "$WORK/mlp.yaml" "${m[@]}" --set checkpoint.dir="$WORK/p4" >/dev/null \
+  || fail "MLP on packed data, 4 ranks"
+same "$WORK/f4/last.ckpt" "$WORK/p4/last.ckpt" "MLP packed vs files on 4 ranks"
+ok "MLP: packed = files, bit for bit, on 4 ranks"
+l=(--set data.labelled=500 --set training.pseudo_label_threshold=0.9)
+axon_np 2 train configs/fashion_mlp.yaml "${m[@]}" "${l[@]}" --set checkpoint.dir="$WORK/fl" \
+  >/dev/null || fail "pseudo-labels on the files"
+axon_np 2 train "$WORK/mlp.yaml" "${m[@]}" "${l[@]}" --set checkpoint.dir="$WORK/pl" \
+  >/dev/null || fail "pseudo-labels on packed data"
+same "$WORK/fl/last.ckpt" "$WORK/pl/last.ckpt" "data.labelled packed vs files"
+ok "data.labelled 500 with pseudo-labels: packed = files, bit for bit"
 
 # ---- resume mid-epoch from packed data -------------------------------------
 axon_np 2 train "$WORK/mlp.yaml" "${m[@]}" --set training.max_steps=70 \
