@@ -27,6 +27,7 @@ typedef struct wbuf {
 
 static void put(wbuf *b, const void *data, size_t n)
 {
+    if (n == 0) return;
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2;
         b->p = nn_xrealloc(b->p, b->cap);

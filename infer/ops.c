@@ -4,10 +4,12 @@
  *
  * Dense and convolution are dot products of contiguous runs: a dense row
  * y[o] = b[o] + W[o, :] . x; a convolution gathers each output position's
- * receptive field into a row of scratch (im2col, position-major: cols[P][K]
- * with K = C*kh*kw), then y[m, p] = b[m] + W[m, :] . cols[p, :]. Float dot
- * products run in 8 independent lanes, which the compiler vectorises
- * without reassociating anything it was not told to.
+ * receptive field into scratch (im2col, cols[K][P] with K = C*kh*kw, P
+ * output positions), then y[m, :] = b[m] + sum_k W[m, k] cols[k, :] as K
+ * runs of y[m, :] += W[m, k] cols[k, :] over contiguous positions (the
+ * compiler vectorises them: each element is its own sum). Dense dot
+ * products run in 8 independent lanes, vectorised the same way without
+ * reassociating anything it was not told to.
  * int8 (TFLite's post-training scheme): the input row is quantised with
  * the op's calibrated scale s and zero point z, q = clamp(round(x / s) + z,
  * -128, 127) (padding is z, the quantised 0); the weights are int8 with a
@@ -176,8 +178,11 @@ static int check_conv(const chk *c, const axi_shape *s)
     int st = check_weights(c, a[0], K, (int)a[7]);
     if (st) return st;
     op->out = (axi_shape){3, {a[0], OH, OW, 0}};
-    if (a[7]) op->qscratch = P * K;
-    else op->scratch = P * K;
+    op->scratch = P * K; /* the columns */
+    if (a[7]) {
+        op->qscratch = P * K;
+        op->scratch += P; /* and the int32 sums of one output channel */
+    }
     return 0;
 }
 
@@ -288,7 +293,18 @@ int axi_op_check(axi_model *m, size_t i, char *msg, size_t cap)
 
 /* ---- kernels ---- */
 
-static float dot(const float *a, const float *b, size_t n)
+/* On x86-64 with gcc the hot loops are also compiled for AVX2 and the
+ * loader of the program picks the variant the CPU has (an ifunc); the
+ * arithmetic is the same in both (no fused multiply-add), so are the
+ * results. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define AXI_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define AXI_HOT
+#endif
+
+
+AXI_HOT static float dot(const float *a, const float *b, size_t n)
 {
     float l[8] = {0};
     size_t i = 0;
@@ -297,6 +313,35 @@ static float dot(const float *a, const float *b, size_t n)
     float s = 0.0f;
     for (; i < n; i++) s += a[i] * b[i];
     return s + ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+}
+
+/* y[0, n) += a x[0, n): each element on its own, so it vectorises. */
+static void axpy(float a, const float *restrict x, float *restrict y, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+/* y[0, n) = sum_k w[k] cols[k, 0..n) for K rows of cols (row stride n),
+ * four rows at a time so each pass over y does four products. */
+AXI_HOT static void conv_rows(const float *w, const float *cols, size_t K,
+                              float *restrict y, size_t n)
+{
+    for (size_t p = 0; p < n; p++) y[p] = 0.0f;
+    size_t k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const float *restrict c0 = cols + k * n, *restrict c1 = c0 + n;
+        const float *restrict c2 = c1 + n, *restrict c3 = c2 + n;
+        float w0 = w[k], w1 = w[k + 1], w2 = w[k + 2], w3 = w[k + 3];
+        for (size_t p = 0; p < n; p++)
+            y[p] += (w0 * c0[p] + w1 * c1[p]) + (w2 * c2[p] + w3 * c3[p]);
+    }
+    for (; k < K; k++) axpy(w[k], cols + k * n, y, n);
+}
+
+AXI_HOT static void axpy_i8(int a, const signed char *restrict x, int32_t *restrict y,
+                    size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] += a * (int32_t)x[i];
 }
 
 static int32_t dot_i8(const signed char *a, const signed char *b, size_t n)
@@ -349,29 +394,30 @@ static void run_dense(axi_model *m, const axi_op *op, const float *x,
     affine_rows(op, x, y, rows, K, op->attr[0], m->qscratch);
 }
 
-/* One sample's receptive fields, position-major, into cols (float) or
- * qcols (int8, quantised). */
+/* One sample's receptive fields into cols[K][P] (K = C*kh*kw rows, one
+ * per kernel tap, P = OH*OW output positions; outside the input: 0). */
 static void im2col(const axi_op *op, const axi_shape *s, const float *x,
-                   float *cols, signed char *qcols, float inv, int zp)
+                   float *cols)
 {
     const uint32_t *a = op->attr;
     size_t C = s->dim[0], H = s->dim[1], W = s->dim[2];
-    size_t OH = op->out.dim[1], OW = op->out.dim[2], K = C * a[1] * a[2];
-    for (size_t oh = 0; oh < OH; oh++)
-        for (size_t ow = 0; ow < OW; ow++) {
-            size_t p = (oh * OW + ow) * K, k = 0;
-            for (size_t c = 0; c < C; c++)
-                for (size_t r = 0; r < a[1]; r++) {
+    size_t OH = op->out.dim[1], OW = op->out.dim[2], P = OH * OW, k = 0;
+    for (size_t c = 0; c < C; c++)
+        for (size_t r = 0; r < a[1]; r++)
+            for (size_t t = 0; t < a[2]; t++, k++)
+                for (size_t oh = 0; oh < OH; oh++) {
+                    float *dst = cols + k * P + oh * OW;
                     long h = (long)(oh * a[3] + r) - (long)a[5];
-                    for (size_t t = 0; t < a[2]; t++, k++) {
+                    if (h < 0 || h >= (long)H) {
+                        for (size_t ow = 0; ow < OW; ow++) dst[ow] = 0.0f;
+                        continue;
+                    }
+                    const float *src = x + (c * H + (size_t)h) * W;
+                    for (size_t ow = 0; ow < OW; ow++) {
                         long w = (long)(ow * a[4] + t) - (long)a[6];
-                        int in = h >= 0 && h < (long)H && w >= 0 && w < (long)W;
-                        float v = in ? x[(c * H + (size_t)h) * W + (size_t)w] : 0.0f;
-                        if (cols) cols[p + k] = v;
-                        else qcols[p + k] = in ? quantise(v, inv, zp) : (signed char)zp;
+                        dst[ow] = w >= 0 && w < (long)W ? src[w] : 0.0f;
                     }
                 }
-        }
 }
 
 static void run_conv(axi_model *m, const axi_op *op, const float *x, float *y,
@@ -385,24 +431,30 @@ static void run_conv(axi_model *m, const axi_op *op, const float *x, float *y,
     for (size_t i = 0; i < n; i++) {
         float *yi = y + i * M * P;
         if (!quant) {
-            im2col(op, s, x + i * in, m->scratch, NULL, 0, 0);
-            const float *w = fblob(op, 0);
-            for (size_t o = 0; o < M; o++)
-                for (size_t p = 0; p < P; p++)
-                    yi[o * P + p] = (b ? b[o] : 0.0f) +
-                                    dot(w + o * K, m->scratch + p * K, K);
+            const float *w = fblob(op, 0), *cols = m->scratch;
+            im2col(op, s, x + i * in, m->scratch);
+            for (size_t o = 0; o < M; o++) {
+                float *yo = yi + o * P, bo = b ? b[o] : 0.0f;
+                conv_rows(w + o * K, cols, K, yo, P);
+                for (size_t p = 0; p < P; p++) yo[p] += bo;
+            }
             continue;
         }
         const float *ws = fblob(op, 1), *xq = fblob(op, 3);
         const signed char *w = op->blob[0].data;
         int zp = (int)xq[1];
-        im2col(op, s, x + i * in, NULL, m->qscratch, 1.0f / xq[0], zp);
-        for (size_t o = 0; o < M; o++)
-            for (size_t p = 0; p < P; p++) {
-                int32_t acc = dot_i8(w + o * K, m->qscratch + p * K, K) -
-                              zp * op->wsum[o];
-                yi[o * P + p] = (b ? b[o] : 0.0f) + xq[0] * ws[o] * (float)acc;
-            }
+        int32_t *acc = (int32_t *)(void *)(m->scratch + P * K); /* [P] */
+        float inv = 1.0f / xq[0];
+        im2col(op, s, x + i * in, m->scratch);
+        for (size_t j = 0; j < P * K; j++)
+            m->qscratch[j] = quantise(m->scratch[j], inv, zp); /* 0 -> zp */
+        for (size_t o = 0; o < M; o++) {
+            for (size_t p = 0; p < P; p++) acc[p] = -zp * op->wsum[o];
+            for (size_t k = 0; k < K; k++)
+                axpy_i8(w[o * K + k], m->qscratch + k * P, acc, P);
+            float sc = xq[0] * ws[o], bo = b ? b[o] : 0.0f;
+            for (size_t p = 0; p < P; p++) yi[o * P + p] = bo + sc * (float)acc[p];
+        }
     }
 }
 
@@ -420,13 +472,15 @@ static void run_pool(axi_model *m, const axi_op *op, const float *x, float *y,
             for (size_t ow = 0; ow < OW; ow++) {
                 const float *win = xc + oh * a[2] * W + ow * a[3];
                 float acc = max ? win[0] : 0.0f;
+                int nan = 0; /* a NaN in a max window gives NaN, as in axon */
                 for (size_t r = 0; r < a[0]; r++)
                     for (size_t t = 0; t < a[1]; t++) {
                         float v = win[r * W + t];
-                        if (!max) acc += v;
-                        else if (v > acc || v != v) acc = v;
+                        nan |= v != v;
+                        acc = max ? (v > acc ? v : acc) : acc + v;
                     }
-                y[(i * OH + oh) * OW + ow] = max ? acc : acc / (float)(a[0] * a[1]);
+                y[(i * OH + oh) * OW + ow] =
+                    !max ? acc / (float)(a[0] * a[1]) : nan ? NAN : acc;
             }
     }
 }

@@ -44,7 +44,7 @@ static int seed(const char *dir, const char *file, const def *d, size_t n,
     float *x = nn_xalloc_floats(4 * w), range[32];
     for (size_t i = 0; i < 4 * w; i++) x[i] = (float)((i * 7) % 11) / 11.0f;
     if (int8) ex_calibrate(m, x, 4, range);
-    char path[512], tmp[512];
+    char path[512], tmp[520];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     snprintf(tmp, sizeof tmp, "%s.raw", path);
     st = ex_axm_write(m, norm, softmax, int8 ? range : NULL, tmp, &err);
